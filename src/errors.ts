@@ -8,7 +8,10 @@ export class HttpError extends Error {
   readonly expose = true;
 
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super(message.replace(/[\r\n][\s\S]*/, '')); // one line: it becomes the response body
+    // One line: it becomes the response body. A single trailing newline is kept, since some
+    // copied APIs end their one-line bodies with one (Go's http.Error).
+    const first = message.split(/\r?\n/, 1)[0] ?? '';
+    super(message === `${first}\n` ? message : first);
     this.status = status;
     this.headers = headers;
   }
