@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Knex } from 'knex';
+import { createApp } from './app.js';
+import { createAccess } from './auth/access.js';
+import type { Authorizer } from './auth/decision.js';
+import { createForgeAuthorizer } from './auth/forge.js';
+import { createStandaloneAuthorizer } from './auth/standalone.js';
+import { FileBlobStore } from './blobs/file-store.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { migrateToLatest, openDatabase } from './db/connect.js';
+import { createSweeper, type Sweeper } from './indexes/sweep.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { PacmanService } from './formats/pacman/service.js';
+import { OwnerKeys } from './signing/owner-keys.js';
+
+/** A running Stowage: what tests and `main` hold on to. */
+export interface Stowage {
+  readonly url: string;
+  readonly server: Server;
+  readonly db: Knex;
+  readonly blobs: FileBlobStore;
+  readonly sweeper: Sweeper;
+  readonly config: Config;
+  /** SIGTERM behaviour: unready at once, then stop accepting, finish in-flight requests, close. */
+  shutdown(): Promise<void>;
+}
+
+export interface BuildOptions {
+  readonly log?: Logger;
+  /** Injected clock (tests move time); Date.now by default. */
+  readonly now?: () => number;
+}
+
+/** Signing keys are encrypted with STOWAGE_KEY_SECRET, or a secret generated once in the data dir. */
+async function keySecret(config: Config): Promise<string> {
+  if (config.keySecret) return config.keySecret;
+  const file = join(config.dataDir, 'key-secret');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const secret = randomBytes(32).toString('hex');
+    await writeFile(file, `${secret}\n`, { flag: 'wx', mode: 0o600 }).catch(() => {});
+    return (await readFile(file, 'utf8')).trim(); // a racing replica may have written first
+  }
+}
+
+/** Composition root: builds every dependency from the config and starts listening. */
+export async function startStowage(config: Config, options: BuildOptions = {}): Promise<Stowage> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics();
+  const db = openDatabase(config.database);
+  if (config.migrateOnStart) await migrateToLatest(db);
+
+  const blobs = new FileBlobStore(config.dataDir);
+  await blobs.init();
+  const sweeper = createSweeper({ db, blobs, graceS: config.blobGraceS, log });
+  await sweeper.atStart(config.database.client === 'sqlite');
+
+  const authorizer: Authorizer = config.forge
+    ? createForgeAuthorizer({ config: config.forge, log, metrics, now })
+    : await createStandaloneAuthorizer({ db, apiKey: config.apiKey, log, now });
+  await authorizer.start();
+
+  const ownerKeys = new OwnerKeys(db, await keySecret(config), now);
+  const pacman = new PacmanService({
+    db,
+    blobs,
+    ownerKeys,
+    metrics,
+    maxUploadBytes: config.maxUploadBytes,
+    forgeHost: config.publicUrl.hostname,
+    defaultVieterArch: config.vieterDefaultArch,
+    now,
+  });
+
+  let draining = false;
+  const app = createApp({
+    config,
+    db,
+    blobs,
+    authorizer,
+    access: createAccess(authorizer, config.publicUrl),
+    log,
+    metrics,
+    pacman,
+    draining: () => draining,
+  });
+
+  const handler = app.callback();
+  const server = createServer(handler);
+  // Expect: 100-continue is answered only after the access check (forge.md P6).
+  server.on('checkContinue', handler);
+  server.requestTimeout = 0; // big uploads take as long as they take; idle bodies time out
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000; // above every proxy's upstream idle timeout
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, mode: config.forge ? 'forge' : 'standalone', database: config.database.client }, 'listening');
+  sweeper.start(10 * 60_000);
+
+  return {
+    url,
+    server,
+    db,
+    blobs,
+    sweeper,
+    config,
+    async shutdown() {
+      draining = true;
+      await new Promise((r) => setTimeout(r, config.shutdownDelayS * 1000));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceS * 1000);
+      await closed;
+      clearTimeout(grace);
+      sweeper.stop();
+      await authorizer.stop();
+      await db.destroy();
+    },
+  };
+}
+
+async function runMigrate(config: Config, log: Logger): Promise<number> {
+  const db = openDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    log.info('migrations are up to date');
+    return 0;
+  } catch (err) {
+    log.error({ err }, 'migration failed');
+    return 1;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const line of err.message.split('\n')) process.stderr.write(`config: ${line}\n`);
+    process.exit(1);
+  }
+  const log = createLogger(config.logLevel);
+  const command = argv[0] ?? 'serve';
+  if (command === 'migrate') process.exit(await runMigrate(config, log));
+  if (command !== 'serve') {
+    process.stderr.write(`unknown command ${command}; use serve or migrate\n`);
+    process.exit(1);
+  }
+  const stowage = await startStowage(config, { log }).catch((err: unknown) => {
+    log.fatal({ err }, String(err instanceof Error ? err.message : err));
+    process.exit(1);
+  });
+  const stop = () => {
+    stowage.shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main(process.argv.slice(2));
+}
