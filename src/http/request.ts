@@ -7,13 +7,13 @@ import { badRequest, lengthRequired, notFound, tooLarge } from '../errors.js';
 /** One decoded path parameter; `/`, NUL, `.` and `..` are never valid segments. */
 export function segment(ctx: Context, name: string): string {
   const raw = (ctx.params as Record<string, string | undefined>)[name];
-  if (raw === undefined) throw notFound();
+  if (raw === undefined) throw notFound('');
   return checkSegment(raw);
 }
 
 export function checkSegment(value: string): string {
   if (value === '' || value === '.' || value === '..' || value.includes('/') || value.includes('\0')) {
-    throw notFound();
+    throw notFound(''); // file routes answer 404 with an empty body
   }
   return value;
 }
@@ -29,7 +29,7 @@ export function tailSegments(ctx: Context, prefixSegments: number): string[] {
     try {
       decoded = decodeURIComponent(s);
     } catch {
-      throw notFound();
+      throw notFound('');
     }
     return checkSegment(decoded);
   });

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
 import { findSigningKey, saveSigningKeyIfAbsent } from '../db/keys.js';
-import { generateOpenPgpKey, unlockOpenPgpKey, type PrivateKey } from './openpgp.js';
+import { generateOpenPgpKey, unlockOpenPgpKey, type SigningKey } from './openpgp.js';
 
 export interface OwnerKey {
   readonly publicKey: string;
   readonly fingerprint: string;
   readonly userId: string;
-  readonly signingKey: PrivateKey;
+  readonly signingKey: SigningKey;
 }
 
 /**

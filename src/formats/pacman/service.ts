@@ -43,7 +43,7 @@ import {
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { nextLastModifiedMs, publishIndexFile } from '../../indexes/publish.js';
 import type { Metrics } from '../../metrics.js';
-import { signDetached, signDetachedStream } from '../../signing/openpgp.js';
+import { signDetachedStream } from '../../signing/openpgp.js';
 import type { OwnerKeys } from '../../signing/owner-keys.js';
 import { TRAILER, buildMember, planSplice, type Segment } from './database.js';
 import { formatDesc, formatFiles } from './desc.js';
@@ -158,7 +158,7 @@ export class PacmanService {
     const { staged, inspected: pkg } = await this.blobs.stage(body, {
       maxBytes: this.maxUploadBytes,
       inspect: (copy) => readPackage(copy, surface),
-      alsoTo: key ? [async (copy) => void (signature = await signDetachedStream(key, copy))] : [],
+      alsoTo: key ? [async (copy) => void (signature = await signDetachedStream(key, copy, this.now()))] : [],
     });
     try {
       this.metrics.uploadBytes.inc({ type: surface }, staged.size);
@@ -267,7 +267,7 @@ export class PacmanService {
         content,
         lastModifiedMs,
         nowMs,
-        alsoTo: key ? [async (copy) => void (signature = await signDetachedStream(key, copy))] : [],
+        alsoTo: key ? [async (copy) => void (signature = await signDetachedStream(key, copy, nowMs))] : [],
       });
       if (key && signature) {
         await publishIndexFile(lock, this.blobs, {
@@ -623,10 +623,5 @@ export class PacmanService {
     const [row] = await getPackageFiles(this.db, [entry.fileId]);
     if (!row) throw notFound('');
     return { desc: row.indexText };
-  }
-
-  /** Signs bytes with the owner key (used by tests of the full-rebuild invariant). */
-  async signForOwner(owner: OwnerRef, bytes: Buffer): Promise<Buffer> {
-    return signDetached((await this.ownerKey(owner)).signingKey, bytes);
   }
 }
