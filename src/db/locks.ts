@@ -62,7 +62,7 @@ async function lockedTransaction<T>(
         const row = (await trx('repositories').where(keyWhere(key)).forUpdate().first('id')) as
           | { id: number | string }
           | undefined;
-        if (!row) throw notFound();
+        if (!row) throw notFound('');
         return work({ trx, repositoryId: Number(row.id), onRollback: (undo) => void undos.push(undo) });
       });
     } catch (err) {
