@@ -35,6 +35,8 @@ export interface BuildOptions {
   readonly log?: Logger;
   /** Injected clock (tests move time); Date.now by default. */
   readonly now?: () => number;
+  /** What to do when the forge refuses the service token after start (default: exit). */
+  readonly onFatal?: (message: string) => void;
 }
 
 /** Signing keys are encrypted with STOWAGE_KEY_SECRET, or a secret generated once in the data dir. */
@@ -64,7 +66,18 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
   await sweeper.atStart(config.database.client === 'sqlite');
 
   const authorizer: Authorizer = config.forge
-    ? createForgeAuthorizer({ config: config.forge, log, metrics, now })
+    ? createForgeAuthorizer({
+        config: config.forge,
+        log,
+        metrics,
+        now,
+        // A service token the forge refuses is a configuration error, found on a later retry.
+        onFatal: options.onFatal ?? ((message) => {
+          log.fatal(message);
+          process.exitCode = 1;
+          process.kill(process.pid, 'SIGTERM');
+        }),
+      })
     : await createStandaloneAuthorizer({ db, apiKey: config.apiKey, log, now });
   await authorizer.start();
 
@@ -165,7 +178,7 @@ async function main(argv: readonly string[]): Promise<void> {
   });
   const stop = () => {
     stowage.shutdown().then(
-      () => process.exit(0),
+      () => process.exit(process.exitCode ?? 0),
       () => process.exit(1),
     );
   };

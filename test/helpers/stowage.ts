@@ -96,7 +96,11 @@ export async function startStowage(options: StartOptions): Promise<TestStowage> 
     ...options.env,
   };
   const logs: string[] = [];
-  const instance = await start(loadConfig(env), { log: memoryLogger(logs), now: options.now });
+  const instance = await start(loadConfig(env), {
+    log: memoryLogger(logs),
+    now: options.now,
+    onFatal: (message) => logs.push(JSON.stringify({ level: 'fatal', msg: message })),
+  });
   const url = instance.url;
   const db = instance.db;
   return {
