@@ -7,6 +7,7 @@ import type { Authorizer } from './auth/decision.js';
 import type { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
 import { isSchemaCurrent } from './db/connect.js';
+import { clientWentAway } from './http/errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PacmanService } from './formats/pacman/service.js';
@@ -40,6 +41,11 @@ export function createApp(deps: AppDeps): Koa {
   }
 
   app.on('error', (err: unknown, ctx?: Context) => {
+    // Koa reports a socket the client closed mid-request as an error; it is not ours.
+    if (ctx && clientWentAway(ctx)) {
+      deps.log.info({ requestId: ctx.state.requestId, path: ctx.path }, 'client went away');
+      return;
+    }
     deps.log.error({ err, requestId: ctx?.state.requestId, path: ctx?.path }, 'unhandled error');
   });
   return app;

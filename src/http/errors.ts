@@ -23,8 +23,12 @@ interface ExposedError {
   headers?: Record<string, string>;
 }
 
-function asKnownError(err: unknown): HttpError | undefined {
+/** The client went away mid-request: whatever broke is its doing, not ours. */
+export const clientWentAway = (ctx: Context) => !ctx.req.complete && (ctx.req.destroyed || ctx.req.socket?.destroyed === true);
+
+function asKnownError(err: unknown, ctx: Context): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  if (clientWentAway(ctx)) return new HttpError(400, 'request body ended early');
   const e = err as Partial<ExposedError> | null;
   if (e && typeof e === 'object' && e.expose === true && typeof e.status === 'number' && e.status < 500) {
     return new HttpError(e.status, String(e.message ?? ''), e.headers ?? {});
@@ -39,7 +43,7 @@ export const answerErrors =
     try {
       await next();
     } catch (err) {
-      const known = asKnownError(err);
+      const known = asKnownError(err, ctx);
       if (!known) ctx.app.emit('error', err, ctx); // logged with its stack, never shown
       const status = known?.status ?? 500;
       const mapped = style.remap?.[status] ?? status;

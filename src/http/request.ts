@@ -63,7 +63,14 @@ export function uploadStream(ctx: Context, options: UploadOptions): Readable {
   req.setTimeout(BODY_IDLE_MS, () => req.destroy(new Error('request body idle timeout')));
   req.once('end', () => req.setTimeout(0));
 
-  return type.startsWith('multipart/form-data') ? firstFilePart(ctx) : req;
+  return type.startsWith('multipart/form-data') ? firstFilePart(ctx) : bodyOf(ctx);
+}
+
+/** The raw body; a client that goes away mid-body is a client error, not a server one. */
+function bodyOf(ctx: Context): Readable {
+  const out = new PassThrough({ highWaterMark: 256 * 1024 });
+  pipeline(ctx.req, out).catch(() => out.destroy(badRequest('request body ended early')));
+  return out;
 }
 
 /** The first file part of a multipart form, streamed; other parts are drained. */
@@ -83,6 +90,6 @@ function firstFilePart(ctx: Context): Readable {
   parser.on('close', () => {
     if (!found) out.destroy(badRequest('no file in multipart form'));
   });
-  pipeline(ctx.req, parser).catch(() => out.destroy(badRequest('invalid multipart form')));
+  pipeline(ctx.req, parser).catch(() => out.destroy(badRequest('request body ended early')));
   return out;
 }

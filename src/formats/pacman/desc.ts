@@ -1,27 +1,7 @@
 import type { Pkginfo } from './pkginfo.js';
 
 /** What one package's `desc` is made of: its `.PKGINFO` plus facts about the file. */
-export interface DescEntry extends Pick<
-  Pkginfo,
-  | 'name'
-  | 'base'
-  | 'version'
-  | 'description'
-  | 'url'
-  | 'builddate'
-  | 'packager'
-  | 'size'
-  | 'arch'
-  | 'groups'
-  | 'licenses'
-  | 'replaces'
-  | 'conflicts'
-  | 'provides'
-  | 'depends'
-  | 'optdepends'
-  | 'makedepends'
-  | 'checkdepends'
-> {
+export interface DescEntry extends Omit<Pkginfo, 'backup' | 'xdata' | 'unknownKeys'> {
   readonly fileName: string;
   /** The package file's length in bytes. */
   readonly csize: number | string;

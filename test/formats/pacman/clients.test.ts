@@ -236,6 +236,17 @@ for (const engine of ENGINES) {
       );
     });
 
+    it('is refused by pacman with SigLevel = Required, since Vieter repos are unsigned', async () => {
+      const strict = await createPacmanSandbox([{ name: 'myrepo', server: `${s.url}${base}/$repo/$arch` }], 'Required');
+      try {
+        const res = await strict.pacman(['-Sy'], true);
+        assert.notEqual(res.code, 0);
+        assert.match(res.stderr, /failed to synchronize all databases/);
+      } finally {
+        await strict.remove();
+      }
+    });
+
     it('stops listing a package deleted through the API and keeps the empty database', async () => {
       for (const name of ['hello', 'words']) {
         const res = await s.fetch(`${base}/myrepo/x86_64/${name}`, { method: 'DELETE', headers: ADMIN });

@@ -423,6 +423,31 @@ for (const engine of ENGINES) {
       assert.deepEqual(await s.snapshot(), before);
     });
 
+    it('stores nothing when the client goes away before the body ends', async () => {
+      assert.equal((await publish('myrepo', hello)).status, 200); // the owner exists from here on
+      const before = await s.snapshot();
+      const full = await bytesOf(hello);
+      await new Promise<void>((resolve) => {
+        const req = request(`${s.url}${V}/myrepo/publish`, {
+          method: 'POST',
+          headers: { ...ADMIN, 'Content-Length': String(full.length) },
+        });
+        req.on('error', () => resolve());
+        req.on('response', (res) => {
+          res.resume();
+          resolve();
+        });
+        req.write(full.subarray(0, Math.floor(full.length / 2)), () => setImmediate(() => req.destroy()));
+      });
+      // The server notices the abort on its own schedule: poll for its request log line.
+      const done = () => s.logs.some((l) => l.includes('"method":"POST"') && l.includes('"status":400'));
+      const deadline = Date.now() + 10_000;
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(done(), 'the aborted upload was answered 400');
+      assert.equal(s.logs.some((l) => l.includes('"level":"error"')), false, 'an abort is not a server error');
+      assert.deepEqual(await s.snapshot(), before);
+    });
+
     it('answers every auth failure with 401 "401 Unauthorized", before the body', async () => {
       for (const headers of [{}, BAD_KEY, { 'X-Api-Key': 'wrong-key-wrong-key' }] as Record<string, string>[]) {
         const res = await publish('myrepo', hello, headers);
