@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Digests } from './digests.js';
 
 /** A body written to the staging area, hashed, not yet visible. */
@@ -54,4 +55,14 @@ export interface StoredFile {
   readonly sha256: string;
   readonly lastModifiedMs: number;
   open(range?: { start: number; end: number }): Readable;
+}
+
+/** Bytes already in memory (a signature, a small text) as a StoredFile. */
+export function memoryFile(bytes: Buffer, lastModifiedMs: number): StoredFile {
+  return {
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    lastModifiedMs,
+    open: (range) => Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
+  };
 }

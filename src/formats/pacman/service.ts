@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { OwnerRef, Uploader } from '../../auth/decision.js';
-import type { BlobStore, StagedBlob, StoredFile } from '../../blobs/store.js';
+import { memoryFile, type BlobStore, type StagedBlob, type StoredFile } from '../../blobs/store.js';
 import { saveBlob } from '../../db/blobs.js';
 import { findIndexFile, removeIndexFiles, type IndexFileRow } from '../../db/index-files.js';
 import {
@@ -42,6 +41,7 @@ import {
 } from '../../db/pacman.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { nextLastModifiedMs, publishIndexFile } from '../../indexes/publish.js';
+import { findPublishedFile } from '../../indexes/serve.js';
 import type { Metrics } from '../../metrics.js';
 import { signDetachedStream } from '../../signing/openpgp.js';
 import type { OwnerKeys } from '../../signing/owner-keys.js';
@@ -97,16 +97,6 @@ const ARCHIVE_CACHE = 'no-cache';
 const bytesOf = (s: string) => Buffer.from(s);
 const byteOrder = (a: string, b: string) => Buffer.compare(bytesOf(a), bytesOf(b));
 const dbPath = (arch: string, kind: 'db' | 'files', sig = false) => `${arch}.${kind}${sig ? '.sig' : ''}`;
-
-/** In-memory bytes as a StoredFile (signatures, desc probes). */
-function bufferFile(bytes: Buffer, lastModifiedMs: number): StoredFile {
-  return {
-    size: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    lastModifiedMs,
-    open: (range) => Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
-  };
-}
 
 /**
  * Pacman repositories behind two APIs (pacman.md): Forgejo's Arch registry (`arch`: groups,
@@ -440,7 +430,7 @@ export class PacmanService {
   private servePackage(row: PackageFileRow, sig: boolean, cacheControl: string): ServedFile {
     if (sig) {
       if (!row.signature) throw notFound('');
-      return { ...bufferFile(row.signature, row.createdAtMs), cacheControl };
+      return { ...memoryFile(row.signature, row.createdAtMs), cacheControl };
     }
     return {
       size: row.size,
@@ -452,15 +442,9 @@ export class PacmanService {
   }
 
   private async serveIndex(repositoryId: number, path: string): Promise<ServedFile> {
-    const f = await findIndexFile(this.db, repositoryId, path);
+    const f = await findPublishedFile(this.db, this.blobs, repositoryId, path);
     if (!f) throw notFound('');
-    return {
-      size: f.size,
-      sha256: f.sha256,
-      lastModifiedMs: f.lastModifiedMs,
-      open: (range) => this.blobs.open(f.sha256, range),
-      cacheControl: ARCHIVE_CACHE,
-    };
+    return { ...f, cacheControl: ARCHIVE_CACHE };
   }
 
   // ---------------------------------------------------------------- Vieter API
