@@ -46,6 +46,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly proxyHops: number;
   readonly vieterDefaultArch: string;
+  /** The forge's APP_NAME: Origin and Label of Alt and Debian release files (alt.md, debian.md). */
+  readonly appName: string;
   /** How long unreferenced blobs and superseded indexes stay for downloads in flight. */
   readonly blobGraceS: number;
   readonly shutdownDelayS: number;
@@ -106,6 +108,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_]+$/, 'must match ^[A-Za-z0-9_]+$')
     .refine((v) => v !== 'any', 'must not be any')
     .default('x86_64'),
+  APP_NAME: z.string().min(1).default('Forgejo: Beyond coding. We Forge.'),
   BLOB_GRACE_S: int(0, 7 * 24 * 3600).default(600),
   SHUTDOWN_DELAY_S: int(0, 600).default(5),
   SHUTDOWN_GRACE_S: int(0, 3600).default(110),
@@ -210,6 +213,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     trustProxy: e.TRUST_PROXY,
     proxyHops: e.PROXY_HOPS,
     vieterDefaultArch: e.VIETER_DEFAULT_ARCH,
+    appName: e.APP_NAME,
     blobGraceS: e.BLOB_GRACE_S,
     shutdownDelayS: e.SHUTDOWN_DELAY_S,
     shutdownGraceS: e.SHUTDOWN_GRACE_S,

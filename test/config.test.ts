@@ -12,6 +12,8 @@ describe('loadConfig', () => {
     assert.equal(c.publicUrl.href, 'http://localhost:8080/');
     assert.equal(c.maxUploadBytes, 2 * 1024 ** 3);
     assert.equal(c.migrateOnStart, true);
+    assert.equal(c.appName, 'Forgejo: Beyond coding. We Forge.');
+    assert.equal(loadConfig({ APP_NAME: 'Forgejo' }).appName, 'Forgejo');
     assert.ok(Object.isFrozen(c));
   });
 
