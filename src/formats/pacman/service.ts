@@ -416,13 +416,14 @@ export class PacmanService {
     const m = DB_FILE.exec(file);
     if (m) {
       const kind = m[1] as 'db' | 'files';
-      const dbArch = (await findPacmanDb(this.db, repositoryId, arch))
-        ? arch
-        : (await findPacmanDb(this.db, repositoryId, 'any'))
-          ? 'any'
-          : undefined;
-      if (!dbArch) throw notFound('');
-      return this.serveIndex(repositoryId, dbPath(dbArch, kind, m[3] !== undefined));
+      const sigWanted = m[3] !== undefined;
+      // A database exists when its archive does; without one for `arch`, the any database.
+      const own = await findPublishedFile(this.db, this.blobs, repositoryId, dbPath(arch, kind, sigWanted));
+      if (own) return { ...own, cacheControl: ARCHIVE_CACHE };
+      if (arch !== 'any' && (await findPublishedFile(this.db, this.blobs, repositoryId, dbPath(arch, 'db')))) {
+        throw notFound('');
+      }
+      return this.serveIndex(repositoryId, dbPath('any', kind, sigWanted));
     }
     throw notFound('');
   }
@@ -430,7 +431,7 @@ export class PacmanService {
   private servePackage(row: PackageFileRow, sig: boolean, cacheControl: string): ServedFile {
     if (sig) {
       if (!row.signature) throw notFound('');
-      return { ...memoryFile(row.signature, row.createdAtMs), cacheControl };
+      return { ...memoryFile(row.signature, row.createdAtMs), cacheControl: ARCHIVE_CACHE };
     }
     return {
       size: row.size,
@@ -577,7 +578,7 @@ export class PacmanService {
   ): Promise<ServedFile | { desc: string }> {
     if (!ARCH.test(arch)) throw notFound('');
     const repositoryId = await findRepositoryId(this.db, { type: 'vieter', ownerId: owner.id, name: repo });
-    const current = repositoryId === undefined ? undefined : await findPacmanDb(this.db, repositoryId, arch);
+    if (repositoryId === undefined) throw notFound('');
     const archives: Record<string, 'db' | 'files'> = {
       [`${repo}.db`]: 'db',
       [`${repo}.db.tar.gz`]: 'db',
@@ -585,17 +586,17 @@ export class PacmanService {
       [`${repo}.files.tar.gz`]: 'files',
     };
     const kind = archives[filename];
-    if (kind) {
-      if (!current || repositoryId === undefined) throw notFound('');
-      return this.serveIndex(repositoryId, dbPath(arch, kind));
-    }
+    // The hot path (pacman -Sy) reads no manifest: an arch-repo exists when its archive does.
+    if (kind) return this.serveIndex(repositoryId, dbPath(arch, kind));
+    const current = await findPacmanDb(this.db, repositoryId, arch);
     if (!current) throw notFound('');
-    const ids = current.manifest.map((e) => e.fileId);
     if (filename.includes('.pkg')) {
       if (filename.endsWith('.sig')) throw notFound('');
-      const files = await getPackageFiles(this.db, ids);
-      const row = files.find((f) => f.fileName === filename);
-      if (!row) throw notFound('');
+      // Exactly that name, and only if this arch-repo lists it (an `any` file may be elsewhere).
+      const row = await findPackageFile(this.db, repositoryId, filename);
+      if (!row || row.fileName !== filename || !current.manifest.some((e) => e.fileId === row.id)) {
+        throw notFound('');
+      }
       return this.servePackage(row, false, 'no-cache');
     }
     // Vieter's build scripts probe `name-pkgver-pkgrel` without the epoch.
