@@ -8,6 +8,7 @@ import type { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
 import { isSchemaCurrent } from './db/connect.js';
 import { clientWentAway } from './http/errors.js';
+import { forgePassthrough } from './http/passthrough.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PacmanService } from './formats/pacman/service.js';
@@ -34,6 +35,8 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog(deps));
   app.use(probes(deps).routes());
+  // deploy.md §2 `prefix` mode: package types that are not ours go on to the forge.
+  if (deps.config.forgePassthrough && deps.config.forge) app.use(forgePassthrough(deps.config.forge.url, deps.log));
 
   // One line per format router.
   for (const router of [pacmanRoutes(deps.pacman, deps.access), vieterRoutes(deps.pacman, deps.access)]) {

@@ -35,7 +35,11 @@ export interface Config {
   readonly database: DatabaseConfig;
   /** Public base URL, ending in `/` (Forgejo's ROOT_URL). */
   readonly publicUrl: URL;
+  /** PUBLIC_URL was given; otherwise publicUrl is a local guess a trusted proxy may correct. */
+  readonly publicUrlSet: boolean;
   readonly forge: ForgeConfig | undefined;
+  /** deploy.md §2 `prefix` mode: other package types stream on to the forge. */
+  readonly forgePassthrough: boolean;
   /** Standalone admin key, when given in the environment. */
   readonly apiKey: string | undefined;
   /** Encrypts signing keys at rest; undefined: a generated one in the data dir. */
@@ -91,6 +95,7 @@ const schema = z.object({
   AUTH_NEGATIVE_TTL_S: int(0, 5).default(5),
   OWNER_CACHE_TTL_S: int(1, 3600).default(60),
   AUTH_CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  FORGE_PASSTHROUGH: bool.default(false),
   FORGE_OAUTH_PREFILTER: z.enum(['auto', 'off'], { message: 'must be auto or off' }).default('auto'),
   STOWAGE_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   STOWAGE_KEY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -198,13 +203,17 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     };
   }
 
+  if (e.FORGE_PASSTHROUGH && !forge) throw new ConfigError('FORGE_PASSTHROUGH: needs FORGE_URL');
+
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     dataDir,
     database: parseDatabaseUrl(e.DATABASE_URL, dataDir, e.DATABASE_PASSWORD, e.DATABASE_POOL_MAX),
     publicUrl: withSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}/`),
+    publicUrlSet: e.PUBLIC_URL !== undefined,
     forge,
+    forgePassthrough: e.FORGE_PASSTHROUGH,
     apiKey: e.STOWAGE_API_KEY,
     keySecret: e.STOWAGE_KEY_SECRET,
     maxUploadBytes: e.STOWAGE_MAX_UPLOAD_BYTES,
