@@ -12,7 +12,7 @@ import { createForgeAuthorizer } from './auth/forge.js';
 import { createStandaloneAuthorizer } from './auth/standalone.js';
 import { FileBlobStore } from './blobs/file-store.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { migrateToLatest, openDatabase } from './db/connect.js';
+import { MigrationLockTimeout, migrateToLatest, openDatabase, unlockMigrations } from './db/connect.js';
 import { createSweeper, type Sweeper } from './indexes/sweep.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -142,13 +142,34 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
   };
 }
 
-async function runMigrate(config: Config, log: Logger): Promise<number> {
+/**
+ * deploy.md §6.4 `stowage migrate [--unlock] [--lock-timeout S]`, for Kubernetes Jobs and init
+ * containers: 0 done, 2 timed out waiting for the named lock, 1 anything else.
+ */
+async function runMigrate(config: Config, log: Logger, args: readonly string[]): Promise<number> {
+  const unlock = args.includes('--unlock');
+  const timeoutArg = args[args.indexOf('--lock-timeout') + 1];
+  const lockTimeoutS = args.includes('--lock-timeout') ? Number(timeoutArg) : 600;
+  const unknown = args.filter((a, i) => a !== '--unlock' && a !== '--lock-timeout' && args[i - 1] !== '--lock-timeout');
+  if (unknown.length || !Number.isInteger(lockTimeoutS) || lockTimeoutS < 0) {
+    process.stderr.write('usage: stowage migrate [--unlock] [--lock-timeout SECONDS]\n');
+    return 1;
+  }
   const db = openDatabase(config.database);
   try {
-    await migrateToLatest(db);
-    log.info('migrations are up to date');
+    if (unlock) {
+      const cleared = await unlockMigrations(db, lockTimeoutS);
+      log.info({ cleared }, cleared ? 'cleared a stale migration lock' : 'the migration lock was free');
+    } else {
+      await migrateToLatest(db, lockTimeoutS);
+      log.info('migrations are up to date');
+    }
     return 0;
   } catch (err) {
+    if (err instanceof MigrationLockTimeout) {
+      log.error({ lockTimeoutS }, err.message);
+      return 2;
+    }
     log.error({ err }, 'migration failed');
     return 1;
   } finally {
@@ -167,7 +188,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const command = argv[0] ?? 'serve';
-  if (command === 'migrate') process.exit(await runMigrate(config, log));
+  if (command === 'migrate') process.exit(await runMigrate(config, log, argv.slice(1)));
   if (command !== 'serve') {
     process.stderr.write(`unknown command ${command}; use serve or migrate\n`);
     process.exit(1);

@@ -72,15 +72,11 @@ const migrateConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_m
 const MIGRATE_LOCK = 'stowage:migrate';
 
 /**
- * Runs every pending migration. On MySQL, replicas starting together queue on a named lock
- * (it belongs to the connection, so a crashed migrator frees it); knex's own lock row stays
- * as a second guard. SQLite has one process anyway.
+ * Runs `work` while holding MySQL's named lock `stowage:migrate` on one pooled connection (it
+ * belongs to the connection, so a crashed holder frees it). SQLite has one process anyway.
  */
-export async function migrateToLatest(db: Knex, lockTimeoutS = 600): Promise<void> {
-  if (!isMysql(db)) {
-    await db.migrate.latest(migrateConfig);
-    return;
-  }
+async function withMigrateLock<T>(db: Knex, lockTimeoutS: number, work: () => Promise<T>): Promise<T> {
+  if (!isMysql(db)) return work();
   const conn: unknown = await db.client.acquireConnection();
   try {
     const [rows] = (await db.raw('select get_lock(?, ?) as got', [MIGRATE_LOCK, lockTimeoutS]).connection(conn)) as [
@@ -88,13 +84,35 @@ export async function migrateToLatest(db: Knex, lockTimeoutS = 600): Promise<voi
     ];
     if (rows[0]?.got !== 1) throw new MigrationLockTimeout();
     try {
-      await db.migrate.latest(migrateConfig);
+      return await work();
     } finally {
       await db.raw('select release_lock(?)', [MIGRATE_LOCK]).connection(conn);
     }
   } finally {
     await db.client.releaseConnection(conn);
   }
+}
+
+/**
+ * Runs every pending migration. On MySQL, replicas starting together queue on the named lock
+ * and find nothing left to do; knex's own lock row stays as a second guard.
+ */
+export async function migrateToLatest(db: Knex, lockTimeoutS = 600): Promise<void> {
+  await withMigrateLock(db, lockTimeoutS, () => db.migrate.latest(migrateConfig));
+}
+
+/**
+ * deploy.md §6.4 `stowage migrate --unlock`: clears knex's lock row left by a crashed migrator.
+ * Only while holding the named lock, so a migration in progress keeps its row. True when a
+ * stale row was cleared.
+ */
+export async function unlockMigrations(db: Knex, lockTimeoutS = 600): Promise<boolean> {
+  return withMigrateLock(db, lockTimeoutS, async () => {
+    if (!(await db.schema.hasTable(`${migrateConfig.tableName}_lock`))) return false;
+    const locked = await db(`${migrateConfig.tableName}_lock`).where({ is_locked: 1 }).first();
+    await db.migrate.forceFreeMigrationsLock(migrateConfig);
+    return locked !== undefined;
+  });
 }
 
 export class MigrationLockTimeout extends Error {
