@@ -57,7 +57,7 @@ describe('proxy/ files: the routing regex (deploy.md §2)', () => {
       'proxy_read_timeout      900s;',
       'proxy_set_header        X-WEBAUTH-USER "";',
       'proxy_set_header        X-Forwarded-Proto $scheme;',
-      'proxy_set_header        Host $host;',
+      'proxy_set_header        Host $http_host;',
     ]) {
       assert.ok(location.includes(line), line);
     }
