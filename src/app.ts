@@ -11,6 +11,8 @@ import { clientWentAway } from './http/errors.js';
 import { forgePassthrough } from './http/passthrough.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { AltService } from './formats/alt/service.js';
+import { altRoutes } from './formats/alt/routes.js';
 import type { PacmanService } from './formats/pacman/service.js';
 import { pacmanRoutes } from './formats/pacman/routes.js';
 import { vieterRoutes } from './formats/pacman/vieter-routes.js';
@@ -24,6 +26,7 @@ export interface AppDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly pacman: PacmanService;
+  readonly alt: AltService;
   /** True once SIGTERM arrived: /readyz answers 503 so endpoints drain. */
   readonly draining: () => boolean;
 }
@@ -39,7 +42,11 @@ export function createApp(deps: AppDeps): Koa {
   if (deps.config.forgePassthrough && deps.config.forge) app.use(forgePassthrough(deps.config.forge.url, deps.log));
 
   // One line per format router.
-  for (const router of [pacmanRoutes(deps.pacman, deps.access), vieterRoutes(deps.pacman, deps.access)]) {
+  for (const router of [
+    pacmanRoutes(deps.pacman, deps.access),
+    vieterRoutes(deps.pacman, deps.access),
+    altRoutes(deps.alt, deps.access),
+  ]) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));
   }
 

@@ -16,6 +16,7 @@ import { MigrationLockTimeout, migrateToLatest, openDatabase, unlockMigrations }
 import { createSweeper, type Sweeper } from './indexes/sweep.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { AltService } from './formats/alt/service.js';
 import { PacmanService } from './formats/pacman/service.js';
 import { OwnerKeys } from './signing/owner-keys.js';
 
@@ -93,6 +94,16 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     now,
   });
 
+  const alt = new AltService({
+    db,
+    blobs,
+    metrics,
+    maxUploadBytes: config.maxUploadBytes,
+    appName: config.appName,
+    publicUrl: config.publicUrl,
+    now,
+  });
+
   let draining = false;
   const app = createApp({
     config,
@@ -103,6 +114,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     log,
     metrics,
     pacman,
+    alt,
     draining: () => draining,
   });
 

@@ -41,6 +41,8 @@ export interface UploadOptions {
   readonly requireLength?: boolean;
   /** Accept `multipart/form-data` and take its first file part (Forgejo's upload routes). */
   readonly multipart?: boolean;
+  /** The 400 message for a multipart form without a file part. */
+  readonly noFileMessage?: string;
 }
 
 const BODY_IDLE_MS = 120_000;
@@ -63,7 +65,9 @@ export function uploadStream(ctx: Context, options: UploadOptions): Readable {
   req.setTimeout(BODY_IDLE_MS, () => req.destroy(new Error('request body idle timeout')));
   req.once('end', () => req.setTimeout(0));
 
-  return type.startsWith('multipart/form-data') ? firstFilePart(ctx) : bodyOf(ctx);
+  return type.startsWith('multipart/form-data')
+    ? firstFilePart(ctx, options.noFileMessage ?? 'no file in multipart form')
+    : bodyOf(ctx);
 }
 
 /** The raw body; a client that goes away mid-body is a client error, not a server one. */
@@ -74,7 +78,7 @@ function bodyOf(ctx: Context): Readable {
 }
 
 /** The first file part of a multipart form, streamed; other parts are drained. */
-function firstFilePart(ctx: Context): Readable {
+function firstFilePart(ctx: Context, noFileMessage: string): Readable {
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: ctx.req.headers, limits: { files: 1 } });
@@ -88,7 +92,7 @@ function firstFilePart(ctx: Context): Readable {
     pipeline(file, out).catch((err: unknown) => out.destroy(err as Error));
   });
   parser.on('close', () => {
-    if (!found) out.destroy(badRequest('no file in multipart form'));
+    if (!found) out.destroy(badRequest(noFileMessage));
   });
   pipeline(ctx.req, parser).catch(() => out.destroy(badRequest('request body ended early')));
   return out;

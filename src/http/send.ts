@@ -6,6 +6,8 @@ export interface SendOptions {
   readonly contentType?: string;
   readonly cacheControl?: string;
   readonly contentDisposition?: string;
+  /** The entity tag to send; by default the first 32 hex digits of the SHA-256, quoted. */
+  readonly etag?: string;
 }
 
 const etagOf = (sha256: string) => `"${sha256.slice(0, 32)}"`;
@@ -38,7 +40,7 @@ function notModified(ctx: Context, etag: string, lastModifiedS: number): boolean
 
 /** Answers GET/HEAD for a stored file: ETag, Last-Modified, 304, single ranges (206/416). */
 export function sendFile(ctx: Context, file: StoredFile, options: SendOptions = {}): void {
-  const etag = etagOf(file.sha256);
+  const etag = options.etag ?? etagOf(file.sha256);
   const lastModified = httpDate(file.lastModifiedMs);
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', lastModified);

@@ -39,7 +39,7 @@ export interface RpmFixture {
   readonly path: string;
   /** What Stowage stores it as: `{n}-[{e}-]{v}-{r}.{a}.rpm` (alt.md §3.5). */
   readonly fileName: string;
-  readonly bytes: Buffer;
+  readonly bytes: Buffer<ArrayBuffer>;
   readonly options: RpmFixtureOptions;
 }
 
@@ -135,6 +135,43 @@ export function buildRpm(options: RpmFixtureOptions): Promise<RpmFixture> {
     built.set(key, fixture);
   }
   return fixture;
+}
+
+/**
+ * `count` small x86_64 packages `{prefix}-{i}` from one rpmbuild run (one spec, one
+ * subpackage each): for tests that need many distinct uploads.
+ */
+export async function buildRpmSet(prefix: string, count: number): Promise<RpmFixture[]> {
+  requireTool('rpmbuild', 'rpm');
+  const top = await makeTempDir('rpm-set');
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
+  const spec = [
+    `Name: ${prefix}`,
+    'Version: 1.0',
+    'Release: 1',
+    `Summary: The ${prefix} set`,
+    'License: MIT',
+    '',
+    '%description',
+    `The ${prefix} set.`,
+    '',
+    ...names.flatMap((n) => [`%package -n ${n}`, `Summary: ${n}`, '', `%description -n ${n}`, `${n}.`, '']),
+    '%install',
+    ...names.map((n) => `mkdir -p %{buildroot}/usr/share/${n} && echo ${n} > %{buildroot}/usr/share/${n}/name`),
+    '',
+    ...names.flatMap((n) => [`%files -n ${n}`, `/usr/share/${n}/name`, '']),
+  ].join('\n');
+  const specPath = join(top, `${prefix}.spec`);
+  await writeFile(specPath, spec);
+  await run('rpmbuild', ['-bb', '--target', 'x86_64', '--define', `_topdir ${top}`, '--define', '_buildhost fixture', specPath], {
+    env: { SOURCE_DATE_EPOCH: String(BUILD_TIME_S) },
+  });
+  return Promise.all(
+    names.map(async (name) => {
+      const path = join(top, 'RPMS', 'x86_64', `${name}-1.0-1.x86_64.rpm`);
+      return { path, fileName: `${name}-1.0-1.x86_64.rpm`, bytes: await readFile(path), options: { name } };
+    }),
+  );
 }
 
 /** `rpm -qp --qf FORMAT file`: the package as librpm reads it. */
