@@ -71,9 +71,9 @@ export interface LibrpmHeader {
   readonly size: number;
   readonly buildtime: number;
   readonly license: string;
-  readonly packager: string | null;
+  readonly packager: string;
   readonly group: string;
-  readonly url: string | null;
+  readonly url: string;
   readonly sourcerpm: string;
   readonly provides: readonly LibrpmDependency[];
   readonly requires: readonly LibrpmDependency[];
