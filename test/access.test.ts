@@ -33,19 +33,28 @@ interface Probe {
   readonly rendered: (outcome: Exclude<Outcome, 'ok' | 307>) => { status: number; body: string; challenge: string | null };
 }
 
-// Forgejo's Arch routes render forge.md §4 exactly; Vieter's answer every refusal with 401.
-const FAMILIES: Record<'arch' | 'vieter', Probe> = {
+// Forgejo's Arch and Alt routes render forge.md §4 exactly; Vieter's answer every refusal with 401.
+const FORGEJO_REFUSALS: Probe['rendered'] = (outcome) =>
+  ({
+    C: { status: 401, body: 'reqPackageAccess\n', challenge: CHALLENGE },
+    B: { status: 401, body: 'authGroup.Verify\n', challenge: null },
+    403: { status: 403, body: 'reqToken\n', challenge: null },
+    404: { status: 404, body: 'Not found.\n', challenge: null },
+  })[outcome];
+
+const FAMILIES: Record<'arch' | 'vieter' | 'alt', Probe> = {
   arch: {
     read: (o) => `/api/packages/${o}/arch/g/x86_64/g.db`,
     write: (o) => ({ path: `/api/packages/${o}/arch/g/nothing/1-1/x86_64`, method: 'DELETE' }),
     allowed: { read: [404, ''], write: [404, 'Not Found'] },
-    rendered: (outcome) =>
-      ({
-        C: { status: 401, body: 'reqPackageAccess\n', challenge: CHALLENGE },
-        B: { status: 401, body: 'authGroup.Verify\n', challenge: null },
-        403: { status: 403, body: 'reqToken\n', challenge: null },
-        404: { status: 404, body: 'Not found.\n', challenge: null },
-      })[outcome],
+    rendered: FORGEJO_REFUSALS,
+  },
+  // Alt (alt.md §1.2): read access on every path first; delete needs write before any lookup.
+  alt: {
+    read: (o) => `/api/packages/${o}/alt/g.repo/x86_64/base/release`,
+    write: (o) => ({ path: `/api/packages/${o}/alt/g.repo/x86_64/RPMS.classic/nothing-1-1.x86_64.rpm`, method: 'DELETE' }),
+    allowed: { read: [404, 'package file does not exist'], write: [404, 'package file does not exist'] },
+    rendered: FORGEJO_REFUSALS,
   },
   vieter: {
     read: (o) => `/api/packages/${o}/vieter/r/x86_64/r.db`,

@@ -8,6 +8,7 @@ import { compressBytes } from '../../../src/codecs/compress.js';
 import { APT_TAG, formatPkglistEntry, pkglistEntryOf } from '../../../src/formats/alt/pkglist.js';
 import { TAG, readRpm } from '../../../src/formats/alt/rpm.js';
 import { parseRelease, splitPkglist, unxz } from '../../helpers/alt-client.js';
+import { startFakeForge, type FakeForge } from '../../helpers/fake-forge.js';
 import { spawnStowage } from '../../helpers/processes.js';
 import { FIXTURES, buildRpm, buildRpmSet, rpmQuery, type RpmFixture } from '../../helpers/rpm-fixtures.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
@@ -573,6 +574,78 @@ for (const engine of ENGINES) {
 function blobPath(s: TestStowage, sha: string): string {
   return join(s.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
 }
+
+describe('Alt permissions in forge mode (alt.md §12.2, forge double)', function () {
+  this.timeout(60_000);
+  let forge: FakeForge;
+  let s: TestStowage;
+  let f: RpmFixture;
+  const base = (owner: string) => `/api/packages/${owner}/alt`;
+  /** One request of every shape, and two that match none. */
+  const everyShape = (owner: string): [string, string][] => [
+    ['GET', `${base(owner)}/p10.repo`],
+    ['GET', `${base(owner)}/p10.repo/x86_64/base/release`],
+    ['HEAD', `${base(owner)}/p10.repo/x86_64/base/pkglist.classic`],
+    ['GET', `${base(owner)}/p10.repo/x86_64/RPMS.classic/${f.fileName}`],
+    ['DELETE', `${base(owner)}/p10.repo/x86_64/RPMS.classic/${f.fileName}`],
+    ['PUT', `${base(owner)}/p10/upload`],
+    ['PUT', `${base(owner)}/p10.repo/x86_64/base/release`],
+    ['GET', `${base(owner)}/nothing/here`],
+    ['GET', base(owner)],
+  ];
+
+  before(async () => {
+    forge = await startFakeForge();
+    s = await startStowage({
+      engine: 'sqlite',
+      env: { FORGE_URL: `${forge.url}/`, PUBLIC_URL: 'https://git.example.org/', FORGE_SERVICE_TOKEN: forge.token('service') },
+    });
+    f = await buildRpm(FIXTURES.lettered);
+  });
+  after(async () => {
+    await s?.stop();
+    await forge?.close();
+  });
+
+  it('lets a write token upload, and refuses a read-only token upload and delete with 401', async () => {
+    const write = { Authorization: `token ${forge.token('alice-write')}` };
+    const read = { Authorization: `token ${forge.token('alice-read')}` };
+    const up = await s.fetch(`${base('alice')}/p10/upload`, { method: 'PUT', body: f.bytes, headers: write });
+    assert.equal(up.status, 201);
+    for (const [method, path] of [
+      ['PUT', `${base('alice')}/p10/upload`],
+      ['DELETE', `${base('alice')}/p10.repo/x86_64/RPMS.classic/${f.fileName}`],
+    ] as const) {
+      const res = await s.fetch(path, { method, body: method === 'PUT' ? f.bytes : undefined, headers: read });
+      assert.deepEqual([res.status, await res.text(), res.headers.get('www-authenticate')], [401, 'reqPackageAccess\n', CHALLENGE]);
+    }
+    assert.equal((await s.fetch(`${base('alice')}/p10.repo/x86_64/RPMS.classic/${f.fileName}`, { headers: read })).status, 200);
+  });
+
+  it('answers 401 to an anonymous caller on a private owner on every path, and never a 404', async () => {
+    for (const [method, path] of everyShape('pia')) {
+      const res = await s.fetch(path, { method });
+      assert.equal(res.status, 401, `${method} ${path}`);
+      assert.equal(res.headers.get('www-authenticate'), CHALLENGE);
+    }
+  });
+
+  it('answers 404 "Not found." for an unknown owner on every path', async () => {
+    for (const [method, path] of everyShape('nosuch')) {
+      const res = await s.fetch(path, { method, headers: { Authorization: `token ${forge.token('alice-write')}` } });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      if (method !== 'HEAD') assert.equal(await res.text(), 'Not found.\n');
+    }
+  });
+
+  it('renders the .repo config with the owner as the forge spells it and PUBLIC_URL', async () => {
+    const res = await s.fetch(`${base('ALICE')}/el9/stable.repo`);
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.match(text, /^\[gitea-alice-el9-stable\]\nname=alice - Forgejo: Beyond coding\. We Forge\. - el9 - stable\n/);
+    assert.match(text, /\nbaseurl=https:\/\/git\.example\.org\/api\/packages\/alice\/alt\/el9\/stable\nenabled=1$/);
+  });
+});
 
 /** `release` lists the served files' sizes and sums; the .xz is the pkglist compressed. */
 async function expectConsistentIndex(s: TestStowage, group: string, arch: string): Promise<void> {
