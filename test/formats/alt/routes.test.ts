@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { compressBytes } from '../../../src/codecs/compress.js';
 import { APT_TAG, formatPkglistEntry, pkglistEntryOf } from '../../../src/formats/alt/pkglist.js';
 import { TAG, readRpm } from '../../../src/formats/alt/rpm.js';
-import { parseRelease, splitPkglist, unxz } from '../../helpers/alt-client.js';
+import { parseRelease, simulateAptRpm, splitPkglist, unxz } from '../../helpers/alt-client.js';
 import { startFakeForge, type FakeForge } from '../../helpers/fake-forge.js';
 import { spawnStowage } from '../../helpers/processes.js';
 import { FIXTURES, buildRpm, buildRpmSet, rpmQuery, type RpmFixture } from '../../helpers/rpm-fixtures.js';
@@ -64,6 +64,15 @@ async function indexState(s: TestStowage, group: string, arch: string) {
     out[name] = [status, sha256(bytes), res.headers.get('last-modified')];
   }
   return out;
+}
+
+/** alt.md §12.2: the client simulation of §13 passes after each scenario. */
+async function clientAgrees(s: TestStowage, group: string, arch: string, fixtures: readonly RpmFixture[]): Promise<void> {
+  const headers = await simulateAptRpm(s.fetch, `${readBase(group)}.repo`, arch);
+  assert.deepEqual(
+    headers.map((h) => h.fileName).sort(),
+    fixtures.map((f) => f.fileName).sort(),
+  );
 }
 
 /** The package rows of a group, as the parity suite checks them. */
@@ -328,6 +337,7 @@ for (const engine of ENGINES) {
         assert.equal(h!.integer(TAG.EPOCH), 2);
         assert.equal(h!.string(APT_TAG.FILENAME), full.fileName);
         assert.ok((await get(s, packagePath('epoch', full))).bytes.equals(full.bytes));
+        await clientAgrees(s, 'epoch', 'x86_64', [full]);
         assert.equal((await s.fetch(packagePath('epoch', full), { method: 'DELETE', headers: ADMIN })).status, 204);
         assert.equal((await s.fetch(packagePath('epoch', full))).status, 404);
       });
@@ -355,6 +365,8 @@ for (const engine of ENGINES) {
           assert.equal((await s.fetch(indexPath('arches', 'i586', name))).status, 404, name);
         }
         assert.deepEqual(await indexState(s, 'arches', 'x86_64'), x86);
+        await clientAgrees(s, 'arches', 'x86_64', [lettered]);
+        await clientAgrees(s, 'arches', 'noarch', [noarch]);
       });
     });
 
@@ -381,6 +393,8 @@ for (const engine of ENGINES) {
         assert.equal((await s.fetch(indexPath('p10', 'x86_64', 'release'))).status, 404);
         assert.deepEqual(await indexState(s, 'p11', 'x86_64'), p11);
         assert.ok((await get(s, packagePath('p11', lettered))).bytes.equals(lettered.bytes));
+        await clientAgrees(s, 'p11', 'x86_64', [lettered]);
+        await clientAgrees(s, '', 'i586', [i586]);
       });
     });
 
@@ -470,6 +484,7 @@ for (const engine of ENGINES) {
         assert.deepEqual(statuses, set.map(() => 201));
         assert.deepEqual((await listed(s, 'busy', 'x86_64')).sort(), set.map((f) => f.fileName).sort());
         await expectConsistentIndex(s, 'busy', 'x86_64');
+        await clientAgrees(s, 'busy', 'x86_64', set);
       });
 
       it('builds the index from stored entries, never re-reading package files', async () => {
@@ -522,6 +537,7 @@ for (const engine of ENGINES) {
         }
         await expectUpload(s, 'fail', second!);
         assert.deepEqual(await listed(s, 'fail', 'x86_64'), [first!.fileName, second!.fileName]);
+        await clientAgrees(s, 'fail', 'x86_64', [first!, second!]);
       });
     });
 
@@ -552,6 +568,7 @@ for (const engine of ENGINES) {
           assert.deepEqual(statuses, set.map(() => 201));
           assert.deepEqual((await listed(s, 'race', 'x86_64')).sort(), set.map((f) => f.fileName).sort());
           await expectConsistentIndex(s, 'race', 'x86_64');
+          await clientAgrees(s, 'race', 'x86_64', set);
           assert.ok(observed.length > 0, 'saw releases while uploading');
           for (const text of observed) await expectPublishedTogether(s, text);
 
