@@ -11,6 +11,8 @@ import { clientWentAway } from './http/errors.js';
 import { forgePassthrough } from './http/passthrough.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { DebianService } from './formats/debian/service.js';
+import { debianRoutes } from './formats/debian/routes.js';
 import type { AltService } from './formats/alt/service.js';
 import { altRoutes } from './formats/alt/routes.js';
 import type { PacmanService } from './formats/pacman/service.js';
@@ -26,6 +28,7 @@ export interface AppDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly pacman: PacmanService;
+  readonly debian: DebianService;
   readonly alt: AltService;
   /** True once SIGTERM arrived: /readyz answers 503 so endpoints drain. */
   readonly draining: () => boolean;
@@ -45,6 +48,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     pacmanRoutes(deps.pacman, deps.access),
     vieterRoutes(deps.pacman, deps.access),
+    debianRoutes(deps.debian, deps.access),
     altRoutes(deps.alt, deps.access),
   ]) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));

@@ -17,6 +17,7 @@ import { createSweeper, type Sweeper } from './indexes/sweep.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { AltService } from './formats/alt/service.js';
+import { DebianService } from './formats/debian/service.js';
 import { PacmanService } from './formats/pacman/service.js';
 import { OwnerKeys } from './signing/owner-keys.js';
 
@@ -104,6 +105,16 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     now,
   });
 
+  const debian = new DebianService({
+    db,
+    blobs,
+    ownerKeys,
+    metrics,
+    maxUploadBytes: config.maxUploadBytes,
+    appName: config.appName,
+    now,
+  });
+
   let draining = false;
   const app = createApp({
     config,
@@ -114,6 +125,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     log,
     metrics,
     pacman,
+    debian,
     alt,
     draining: () => draining,
   });

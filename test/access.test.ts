@@ -33,7 +33,7 @@ interface Probe {
   readonly rendered: (outcome: Exclude<Outcome, 'ok' | 307>) => { status: number; body: string; challenge: string | null };
 }
 
-// Forgejo's Arch and Alt routes render forge.md §4 exactly; Vieter's answer every refusal with 401.
+// Forgejo's Arch, Alt and Debian routes render forge.md §4 exactly; Vieter's answer every refusal with 401.
 const FORGEJO_REFUSALS: Probe['rendered'] = (outcome) =>
   ({
     C: { status: 401, body: 'reqPackageAccess\n', challenge: CHALLENGE },
@@ -42,7 +42,7 @@ const FORGEJO_REFUSALS: Probe['rendered'] = (outcome) =>
     404: { status: 404, body: 'Not found.\n', challenge: null },
   })[outcome];
 
-const FAMILIES: Record<'arch' | 'vieter' | 'alt', Probe> = {
+const FAMILIES: Record<'arch' | 'vieter' | 'alt' | 'debian', Probe> = {
   arch: {
     read: (o) => `/api/packages/${o}/arch/g/x86_64/g.db`,
     write: (o) => ({ path: `/api/packages/${o}/arch/g/nothing/1-1/x86_64`, method: 'DELETE' }),
@@ -54,6 +54,13 @@ const FAMILIES: Record<'arch' | 'vieter' | 'alt', Probe> = {
     read: (o) => `/api/packages/${o}/alt/g.repo/x86_64/base/release`,
     write: (o) => ({ path: `/api/packages/${o}/alt/g.repo/x86_64/RPMS.classic/nothing-1-1.x86_64.rpm`, method: 'DELETE' }),
     allowed: { read: [404, 'package file does not exist'], write: [404, 'package file does not exist'] },
+    rendered: FORGEJO_REFUSALS,
+  },
+  // Debian (debian.md §1, §6): tree reads need read; a registry delete needs write first.
+  debian: {
+    read: (o) => `/api/packages/${o}/debian/dists/bookworm/InRelease`,
+    write: (o) => ({ path: `/api/packages/${o}/debian/pool/bookworm/main/nothing/1.0/amd64`, method: 'DELETE' }),
+    allowed: { read: [404, 'not found'], write: [404, 'package file does not exist'] },
     rendered: FORGEJO_REFUSALS,
   },
   vieter: {

@@ -14,6 +14,9 @@ export interface BlobRow {
 const BLOB_REFERENCES: readonly (readonly [table: string, column: string])[] = [
   ['package_files', 'blob_sha256'],
   ['index_files', 'blob_sha256'],
+  ['deb_packages', 'blob_sha256'],
+  ['deb_uploads', 'blob_sha256'],
+  ['deb_tree_files', 'blob_sha256'],
 ];
 
 /**
