@@ -13,6 +13,8 @@ export type DatabaseConfig =
       readonly password: string;
       readonly database: string;
       readonly poolMax: number;
+      /** DATABASE_TLS: connect over TLS, checking the server's certificate. */
+      readonly tls?: boolean;
     };
 
 /** forge.md §5.1. Absent in standalone mode. */
@@ -86,6 +88,7 @@ const schema = z.object({
   DATABASE_URL: z.string().optional(),
   DATABASE_PASSWORD: z.string().optional(),
   DATABASE_POOL_MAX: int(1, 100).default(10),
+  DATABASE_TLS: bool.default(false),
   PUBLIC_URL: url.optional(),
   FORGE_URL: url.optional(),
   FORGE_SERVICE_TOKEN: z.string().optional(),
@@ -143,7 +146,13 @@ function withFileSecrets(env: Record<string, string | undefined>): Record<string
   return out;
 }
 
-function parseDatabaseUrl(raw: string | undefined, dataDir: string, password: string | undefined, poolMax: number): DatabaseConfig {
+function parseDatabaseUrl(
+  raw: string | undefined,
+  dataDir: string,
+  password: string | undefined,
+  poolMax: number,
+  tls = false,
+): DatabaseConfig {
   if (!raw) return { client: 'sqlite', filename: join(dataDir, 'stowage.sqlite') };
   if (raw.startsWith('sqlite:')) {
     const file = raw.slice('sqlite:'.length).replace(/^\/\//, '');
@@ -168,6 +177,7 @@ function parseDatabaseUrl(raw: string | undefined, dataDir: string, password: st
     password: password ?? decodeURIComponent(u.password),
     database,
     poolMax,
+    ...(tls ? { tls } : {}),
   };
 }
 
@@ -209,7 +219,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     dataDir,
-    database: parseDatabaseUrl(e.DATABASE_URL, dataDir, e.DATABASE_PASSWORD, e.DATABASE_POOL_MAX),
+    database: parseDatabaseUrl(e.DATABASE_URL, dataDir, e.DATABASE_PASSWORD, e.DATABASE_POOL_MAX, e.DATABASE_TLS),
     publicUrl: withSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}/`),
     publicUrlSet: e.PUBLIC_URL !== undefined,
     forge,

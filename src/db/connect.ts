@@ -41,6 +41,7 @@ export function openDatabase(config: DatabaseConfig): Knex {
       bigNumberStrings: false,
       // Row times are epoch-ms integers; never let the driver convert zones.
       dateStrings: true,
+      ...(config.tls ? { ssl: { rejectUnauthorized: true } } : {}),
     },
     pool: { min: 0, max: config.poolMax },
   });
