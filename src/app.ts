@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps): Koa {
     pacmanRoutes(deps.pacman, deps.access),
     vieterRoutes(deps.pacman, deps.access),
     debianRoutes(deps.debian, deps.access),
-    altRoutes(deps.alt, deps.access),
+    altRoutes(deps.alt, deps.access, deps.config),
   ]) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));
   }

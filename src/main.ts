@@ -101,7 +101,6 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     metrics,
     maxUploadBytes: config.maxUploadBytes,
     appName: config.appName,
-    publicUrl: config.publicUrl,
     now,
   });
 

@@ -1,8 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Access } from '../../auth/access.js';
+import type { Config } from '../../config.js';
 import { HttpError, notFound } from '../../errors.js';
 import { FORGEJO_TEXT, answerErrors } from '../../http/errors.js';
+import { publicBaseUrl } from '../../http/public-url.js';
 import { uploadStream } from '../../http/request.js';
 import { emptyResponse, sendFile, sendText } from '../../http/send.js';
 import { ALLOWED_METHODS, parseAltPath, type AltPath } from './paths.js';
@@ -41,7 +43,11 @@ const needsWrite = (path: AltPath, method: string) =>
  * that a caller who may not read a private owner gets 401 and never learns what exists; then
  * the path grammar of §1.1.
  */
-export function altRoutes(alt: AltService, access: Access): Router {
+export function altRoutes(
+  alt: AltService,
+  access: Access,
+  urls: Pick<Config, 'publicUrl' | 'publicUrlSet' | 'trustProxy'>,
+): Router {
   const router = new Router({ prefix: '/api/packages/:owner/alt' });
   router.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -51,12 +57,17 @@ export function altRoutes(alt: AltService, access: Access): Router {
 
   router.all('{/*tail}', async (ctx) => {
     const path = parseAltPath(ctx.path.split('/').slice(PREFIX_SEGMENTS));
-    await access.require(needsWrite(path, ctx.method) ? 'write' : 'read')(ctx, () => answer(ctx, path, alt));
+    await access.require(needsWrite(path, ctx.method) ? 'write' : 'read')(ctx, () => answer(ctx, path, alt, urls));
   });
   return router;
 }
 
-async function answer(ctx: Context, path: AltPath, alt: AltService): Promise<void> {
+async function answer(
+  ctx: Context,
+  path: AltPath,
+  alt: AltService,
+  urls: Pick<Config, 'publicUrl' | 'publicUrlSet' | 'trustProxy'>,
+): Promise<void> {
   if (path.kind === 'none') throw notFound('');
   const allowed = ALLOWED_METHODS[path.kind];
   if (!allowed.includes(ctx.method)) throw new HttpError(405, '', { Allow: allowed.join(', ') });
@@ -64,7 +75,7 @@ async function answer(ctx: Context, path: AltPath, alt: AltService): Promise<voi
   switch (path.kind) {
     // dnf-style text that apt-rpm never reads; users fetch it, and Forgejo's tests do.
     case 'config':
-      sendText(ctx, alt.repoConfig(owner, path.parts));
+      sendText(ctx, alt.repoConfig(owner, path.parts, publicBaseUrl(ctx, urls)));
       return;
     // apt-get update: B/{arch}/base/release, then release.classic and pkglist.classic(.xz).
     case 'index':

@@ -37,8 +37,6 @@ export interface AltServiceOptions {
   readonly maxUploadBytes: number;
   /** The forge's APP_NAME (alt.md §2.1, §7). */
   readonly appName: string;
-  /** Stowage's PUBLIC_URL, the forge's ROOT_URL. */
-  readonly publicUrl: URL;
   readonly now?: () => number;
 }
 
@@ -80,7 +78,6 @@ export class AltService {
   private readonly blobs: BlobStore;
   private readonly metrics: Metrics;
   private readonly appName: string;
-  private readonly publicUrl: URL;
   private readonly now: () => number;
 
   constructor(o: AltServiceOptions) {
@@ -89,7 +86,6 @@ export class AltService {
     this.metrics = o.metrics;
     this.maxUploadBytes = Math.min(o.maxUploadBytes, MAX_RPM_BYTES);
     this.appName = o.appName;
-    this.publicUrl = o.publicUrl;
     this.now = o.now ?? Date.now;
   }
 
@@ -98,9 +94,12 @@ export class AltService {
     checkGroup(group);
   }
 
-  /** `GET {G}.repo`: the dnf-style config text, `parts` as written in the URL (alt.md §2.1). */
-  repoConfig(owner: OwnerRef, parts: readonly string[]): string {
-    return formatRepoConfig({ owner: owner.name, appName: this.appName, rootUrl: this.publicUrl.href, parts });
+  /**
+   * `GET {G}.repo`: the dnf-style config text, `parts` as written in the URL (alt.md §2.1);
+   * `rootUrl` is the forge's ROOT_URL, Stowage's public base URL.
+   */
+  repoConfig(owner: OwnerRef, parts: readonly string[], rootUrl: URL): string {
+    return formatRepoConfig({ owner: owner.name, appName: this.appName, rootUrl: rootUrl.href, parts });
   }
 
   // ---------------------------------------------------------------- upload

@@ -664,6 +664,21 @@ describe('Alt permissions in forge mode (alt.md §12.2, forge double)', function
   });
 });
 
+describe('Alt .repo config behind a trusted proxy without PUBLIC_URL (deploy.md §1)', function () {
+  this.timeout(60_000);
+  let s: TestStowage;
+  before(async () => {
+    s = await startStowage({ engine: 'sqlite', env: { TRUST_PROXY: 'true', APP_NAME: 'Forgejo' } });
+    await expectUpload(s, 'p10', await buildRpm(FIXTURES.noarch)); // the standalone owner exists once written to
+  });
+  after(() => s?.stop());
+
+  it('takes the base URL from the forwarded scheme and host', async () => {
+    const res = await s.fetch(`${U}/p10.repo`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'pkgs.example.net' } });
+    assert.match(await res.text(), /\nbaseurl=https:\/\/pkgs\.example\.net\/api\/packages\/user2\/alt\/p10\n/);
+  });
+});
+
 /** `release` lists the served files' sizes and sums; the .xz is the pkglist compressed. */
 async function expectConsistentIndex(s: TestStowage, group: string, arch: string): Promise<void> {
   const release = parseRelease((await get(s, indexPath(group, arch, 'release'))).bytes.toString());
