@@ -91,6 +91,10 @@ function requestLog(deps: AppDeps): Koa.Middleware {
             bytes: ctx.length ?? null,
             owner: ctx.state.logOwner ?? (parts[1] === 'api' && parts[2] === 'packages' ? parts[3] : undefined),
             type: parts[1] === 'api' && parts[2] === 'packages' ? parts[4] : undefined,
+            // deploy.md §4: Host as received and the edge's X-Forwarded-Proto/-Host are logged.
+            host: ctx.get('Host') || undefined,
+            forwardedProto: ctx.get('X-Forwarded-Proto') || undefined,
+            forwardedHost: ctx.get('X-Forwarded-Host') || undefined,
           },
           'request',
         );

@@ -179,6 +179,17 @@ describe('proxy/ configs in the real proxies (deploy.md §2-§5)', function () {
         }
       });
 
+      it('hands Stowage the Host as received and the X-Forwarded-Proto/-Host it logs', async () => {
+        const path = `/api/packages/alice/arch/logged-${kind}/x86_64/logged-${kind}.db`;
+        assert.equal(await land(path), 'stowage');
+        const line = stowage.output
+          .filter((l) => l.includes(`"path":"${path}"`))
+          .map((l) => JSON.parse(l) as { host?: string; forwardedProto?: string; forwardedHost?: string })
+          .at(-1);
+        const host = `127.0.0.1:${proxy.port}`;
+        assert.deepEqual([line?.host, line?.forwardedProto, line?.forwardedHost], [host, 'http', host]);
+      });
+
       it('sends other package types and the rest of the site to the forge', async () => {
         for (const path of FORGE_PATHS) assert.equal(await land(path), 'forge', path);
       });

@@ -74,6 +74,7 @@ export const ESCAPE_PATHS: readonly string[] = [
   '/api/packages/alice/debian%00/x',
 ];
 
+// Written apart from src/http/passthrough.ts on purpose: it is the oracle that code is checked by.
 /**
  * True when some reading of `rawPath` names one of our types: as sent; with repeated slashes
  * merged (Forgejo's router does that, and nothing more); with `.`/`..` resolved too (nginx and
