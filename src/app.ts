@@ -13,6 +13,8 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { DebianService } from './formats/debian/service.js';
 import { debianRoutes } from './formats/debian/routes.js';
+import type { AptlyService } from './formats/debian/aptly/service.js';
+import { aptlyRoutes } from './formats/debian/aptly/routes.js';
 import type { AltService } from './formats/alt/service.js';
 import { altRoutes } from './formats/alt/routes.js';
 import type { PacmanService } from './formats/pacman/service.js';
@@ -29,6 +31,7 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly pacman: PacmanService;
   readonly debian: DebianService;
+  readonly aptly: AptlyService;
   readonly alt: AltService;
   /** True once SIGTERM arrived: /readyz answers 503 so endpoints drain. */
   readonly draining: () => boolean;
@@ -48,6 +51,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     pacmanRoutes(deps.pacman, deps.access),
     vieterRoutes(deps.pacman, deps.access),
+    aptlyRoutes(deps.aptly, deps.access),
     debianRoutes(deps.debian, deps.access),
     altRoutes(deps.alt, deps.access, deps.config),
   ]) {

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { AltService } from './formats/alt/service.js';
 import { DebianService } from './formats/debian/service.js';
+import { AptlyService } from './formats/debian/aptly/service.js';
 import { PacmanService } from './formats/pacman/service.js';
 import { OwnerKeys } from './signing/owner-keys.js';
 
@@ -113,6 +114,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     appName: config.appName,
     now,
   });
+  const aptly = new AptlyService({ debian });
 
   let draining = false;
   const app = createApp({
@@ -125,6 +127,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     metrics,
     pacman,
     debian,
+    aptly,
     alt,
     draining: () => draining,
   });

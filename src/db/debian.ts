@@ -33,25 +33,37 @@ export async function withDebianLocks<T>(
   nowMs: number = Date.now(),
 ): Promise<T> {
   const sorted = [...new Set(keys)].sort();
-  // Outside the transaction, so two first writers cannot deadlock on this insert.
-  for (const key of sorted) {
-    await db('deb_locks').insert({ lock_key: key, created_at_ms: nowMs }).onConflict('lock_key').ignore();
-  }
   for (let attempt = 1; ; attempt++) {
+    // Outside the transaction, so two first writers cannot deadlock on this insert. Rows this
+    // call created go again if the work fails: bad input must leave no trace (STYLE §5).
+    const present = new Set(
+      sorted.length ? ((await db('deb_locks').whereIn('lock_key', sorted).select('lock_key')) as { lock_key: string }[]).map((r) => r.lock_key) : [],
+    );
+    const created = sorted.filter((k) => !present.has(k));
+    for (const key of created) {
+      await db('deb_locks').insert({ lock_key: key, created_at_ms: nowMs }).onConflict('lock_key').ignore();
+    }
     const undos: (() => Promise<void>)[] = [];
     try {
       return await db.transaction(async (trx) => {
         // First on purpose: every read after this locking one sees the previous holder's commit.
-        if (sorted.length) await trx('deb_locks').whereIn('lock_key', sorted).orderBy('lock_key').forUpdate().select('lock_key');
+        const locked = sorted.length ? await trx('deb_locks').whereIn('lock_key', sorted).orderBy('lock_key').forUpdate().select('lock_key') : [];
+        if (locked.length !== sorted.length) throw new LockRowGone(); // removed by a failed first writer
         return work({ trx, onRollback: (undo) => void undos.push(undo) });
       });
     } catch (err) {
       for (const undo of undos.reverse()) await undo().catch(() => {});
-      if (attempt >= RETRIES || !isRetryableLockError(err)) throw err;
+      if (err instanceof LockRowGone && attempt < RETRIES * 4) continue;
+      if (attempt >= RETRIES || !isRetryableLockError(err)) {
+        if (created.length) await db('deb_locks').whereIn('lock_key', created).delete().catch(() => {});
+        throw err;
+      }
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 60 * attempt));
     }
   }
 }
+
+class LockRowGone extends Error {}
 
 /** The database server's clock in ms (§5: never a replica's). */
 export async function dbNowMs(db: Knex): Promise<number> {

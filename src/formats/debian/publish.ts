@@ -64,6 +64,13 @@ export function sanitizePath(value: string): string {
  * one storage: any storage part is refused (A1).
  */
 export function parsePublishPrefix(decoded: string): string {
+  const { storage, prefix } = splitPublishPrefix(decoded);
+  if (storage !== '') throw badRequest(`unable to publish: unknown published storage format: ${storage}`);
+  return prefix;
+}
+
+/** `[storage:]prefix` → both parts; the prefix trimmed of one leading and trailing `/`. */
+export function splitPublishPrefix(decoded: string): { storage: string; prefix: string } {
   const colon = decoded.lastIndexOf(':');
   let storage = '';
   let prefix = decoded;
@@ -73,11 +80,11 @@ export function parsePublishPrefix(decoded: string): string {
     if (prefix === '') prefix = '.';
   }
   prefix = prefix.replace(/\/$/, '').replace(/^\//, '');
-  if (storage !== '') throw badRequest(`unable to publish: unknown published storage format: ${storage}`);
-  return prefix === '' ? '.' : prefix;
+  return { storage, prefix: prefix === '' ? '.' : prefix };
 }
 
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9.+~-]*$/;
+// §1's segment class, plus `_`: the publish API's `__` encoding exists to spell it.
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9.+~_-]*$/;
 const RESERVED = new Set(['dists', 'pool', 'by-hash', '.', '..']);
 
 /** An aptly distribution, component or prefix: §1 segments joined by `/`, none reserved. */

@@ -157,7 +157,7 @@ export function checkRegistryTarget(distribution: string, component: string): { 
 export class DebianService {
   readonly maxUploadBytes: number;
   readonly db: Knex;
-  private readonly blobs: BlobStore;
+  readonly blobs: BlobStore;
   private readonly ownerKeys: OwnerKeys;
   private readonly metrics: Metrics;
   private readonly appName: string;
@@ -208,6 +208,13 @@ export class DebianService {
     });
     this.metrics.uploadBytes.inc({ type: 'debian' }, staged.size);
     return { staged, info: inspected };
+  }
+
+  /** Streams a body that is no package (aptly uploads of other files) to staging. */
+  async stagePlain(body: Readable): Promise<StagedBlob> {
+    const { staged } = await this.blobs.stage(body, { maxBytes: this.maxUploadBytes });
+    this.metrics.uploadBytes.inc({ type: 'debian' }, staged.size);
+    return staged;
   }
 
   /** The row a parsed upload becomes: key from its basename, stanza parts, gzipped contents. */
