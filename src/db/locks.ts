@@ -55,6 +55,11 @@ async function lockedTransaction<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const undos: (() => Promise<void>)[] = [];
+    // Undone while this transaction still holds its row locks: a concurrent upload of the same
+    // bytes waits on the blob row and must not find a file that is about to move away.
+    const undoAll = async () => {
+      for (const undo of undos.splice(0).reverse()) await undo().catch(() => {});
+    };
     try {
       return await db.transaction(async (trx) => {
         // First on purpose: InnoDB fixes the read snapshot at the first plain SELECT, so every
@@ -63,10 +68,15 @@ async function lockedTransaction<T>(
           | { id: number | string }
           | undefined;
         if (!row) throw notFound('');
-        return work({ trx, repositoryId: Number(row.id), onRollback: (undo) => void undos.push(undo) });
+        try {
+          return await work({ trx, repositoryId: Number(row.id), onRollback: (undo) => void undos.push(undo) });
+        } catch (err) {
+          await undoAll();
+          throw err;
+        }
       });
     } catch (err) {
-      for (const undo of undos.reverse()) await undo().catch(() => {});
+      await undoAll(); // the commit itself failed
       if (attempt >= 3 || !isRetryableLockError(err)) throw err;
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * attempt));
     }
