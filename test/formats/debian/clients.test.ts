@@ -128,3 +128,79 @@ async function gpgHomeWithKey(work: string): Promise<string> {
   }
   return home;
 }
+
+describe('apt-get against aptly publishes, at the root and under a prefix', function () {
+  this.timeout(240_000);
+  let s: TestStowage;
+  let apt: AptSandbox;
+  let work: string;
+  let hello: DebFixture;
+  let data: DebFixture;
+  const A = `${B}/aptly/api`;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await s.fetch(`${A}${path}`, { method, headers: { ...ADMIN, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as unknown };
+  };
+
+  before(async () => {
+    s = await startStowage({ engine: 'sqlite' });
+    work = await makeTempDir('apt-aptly');
+    hello = await buildDeb({ outDir: work, name: 'hello-world', version: '1:1.0.0-1', extra: ['Section: utils'] });
+    data = await buildDeb({ outDir: work, name: 'hello-data', version: '2.0', architecture: 'all' });
+    assert.equal((await api('POST', '/repos', { Name: 'r', DefaultDistribution: 'bookworm', DefaultComponent: 'main' })).status, 201);
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(hello.bytes)]), 'hello.deb');
+    form.append('file', new Blob([new Uint8Array(data.bytes)]), 'hello-data_2.0_all.deb');
+    assert.equal((await s.fetch(`${A}/files/up`, { method: 'POST', body: form, headers: ADMIN })).status, 200);
+    assert.equal((await api('POST', '/repos/r/file/up')).status, 200);
+    assert.equal((await api('POST', '/repos/r/snapshots', { Name: 'snap' })).status, 201);
+    // aptly's documented calls: a signed local publish at the root, a snapshot under a prefix.
+    assert.equal((await api('POST', '/publish/:.', { SourceKind: 'local', Sources: [{ Name: 'r' }], AcquireByHash: true })).status, 201);
+    const prefixed = await api('POST', '/publish/ppa_stable', { SourceKind: 'snapshot', Sources: [{ Component: 'contrib', Name: 'snap' }], Distribution: 'stable' });
+    assert.equal(prefixed.status, 201);
+    apt = await createAptSandbox();
+  });
+  after(async () => {
+    await apt?.remove();
+    await s?.stop();
+  });
+
+  it('updates, shows and downloads from both, checking signatures with signed-by', async () => {
+    const key = await (await s.fetch(`${B}/repository.key`)).text();
+    await apt.setSources([
+      { url: `${s.url}${B}`, suite: 'bookworm', components: ['main'], key },
+      { url: `${s.url}${B}/ppa/stable`, suite: 'stable', components: ['contrib'], key },
+    ]);
+    const res = await apt.update();
+    assert.deepEqual(aptProblems(res.stderr), []);
+    assert.ok(requests(s, /\/dists\/bookworm\/main\/binary-amd64\/by-hash\/SHA512\//).some((r) => r.status === 200));
+    assert.ok(requests(s, /\/ppa\/stable\/dists\/stable\/InRelease$/).some((r) => r.status === 200));
+    const shown = (await apt.aptCache(['show', 'hello-world'])).stdout.toString();
+    assert.match(shown, /^Filename: pool\/main\/h\/hello-world\/hello\.deb$/m);
+    const madison = (await apt.aptCache(['madison', 'hello-world'])).stdout.toString();
+    assert.match(madison, /\/debian bookworm\/main amd64 Packages$/m);
+    assert.match(madison, /\/debian\/ppa\/stable stable\/contrib amd64 Packages$/m);
+    const dir = await apt.download(['hello-world=1:1.0.0-1', 'hello-data']);
+    assert.deepEqual(await readFile(join(dir, 'hello-world_1%3a1.0.0-1_amd64.deb')), hello.bytes);
+    assert.deepEqual(await readFile(join(dir, 'hello-data_2.0_all.deb')), data.bytes);
+  });
+
+  it('drops InRelease and Release.gpg when a publish goes unsigned (A9)', async () => {
+    assert.equal((await api('PUT', '/publish/ppa_stable/stable', { Signing: { Skip: true } })).status, 200);
+    assert.equal((await s.fetch(`${B}/ppa/stable/dists/stable/InRelease`)).status, 404);
+    assert.equal((await s.fetch(`${B}/ppa/stable/dists/stable/Release.gpg`)).status, 404);
+    // apt refuses a source that was signed and no longer is: a fresh apt state, trusted=yes.
+    const fresh = await createAptSandbox();
+    try {
+      await fresh.setSources([{ url: `${s.url}${B}/ppa/stable`, suite: 'stable', components: ['contrib'], trusted: true }]);
+      const res = await fresh.update();
+      assert.deepEqual(aptProblems(res.stderr), []);
+      const stale = await apt.update({ allowFail: true });
+      assert.match(stale.stderr, /is no longer signed/);
+    } finally {
+      await fresh.remove();
+    }
+    await assertRebuilds(s, 'ppa/stable', 'stable');
+    await assertRebuilds(s, '.', 'bookworm');
+  });
+});
