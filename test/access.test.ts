@@ -42,7 +42,7 @@ const FORGEJO_REFUSALS: Probe['rendered'] = (outcome) =>
     404: { status: 404, body: 'Not found.\n', challenge: null },
   })[outcome];
 
-const FAMILIES: Record<'arch' | 'vieter' | 'alt' | 'debian', Probe> = {
+const FAMILIES: Record<'arch' | 'vieter' | 'alt' | 'debian' | 'freebsd', Probe> = {
   arch: {
     read: (o) => `/api/packages/${o}/arch/g/x86_64/g.db`,
     write: (o) => ({ path: `/api/packages/${o}/arch/g/nothing/1-1/x86_64`, method: 'DELETE' }),
@@ -61,6 +61,13 @@ const FAMILIES: Record<'arch' | 'vieter' | 'alt' | 'debian', Probe> = {
     read: (o) => `/api/packages/${o}/debian/dists/bookworm/InRelease`,
     write: (o) => ({ path: `/api/packages/${o}/debian/pool/bookworm/main/nothing/1.0/amd64`, method: 'DELETE' }),
     allowed: { read: [404, 'not found'], write: [404, 'package file does not exist'] },
+    rendered: FORGEJO_REFUSALS,
+  },
+  // FreeBSD (freebsd.md §2.2): our API, rendered as Forgejo's; a catalogue read, a version delete.
+  freebsd: {
+    read: (o) => `/api/packages/${o}/freebsd/r/FreeBSD:14:amd64/meta.conf`,
+    write: (o) => ({ path: `/api/packages/${o}/freebsd/r/nothing/1.0`, method: 'DELETE' }),
+    allowed: { read: [404, ''], write: [404, ''] },
     rendered: FORGEJO_REFUSALS,
   },
   vieter: {

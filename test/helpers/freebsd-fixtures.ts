@@ -45,7 +45,7 @@ export interface FreeBsdFixtureOptions {
 
 export interface FreeBsdFixture {
   readonly path: string;
-  readonly bytes: Buffer;
+  readonly bytes: Buffer<ArrayBuffer>;
   /** `<name>-<version>.pkg`. */
   readonly fileName: string;
   readonly sha256: string;
@@ -137,7 +137,7 @@ export async function buildFreeBsdPackage(o: FreeBsdFixtureOptions = {}): Promis
     ',^files/,/,',
     ...members,
   ]);
-  const bytes = await readFile(out);
+  const bytes = Buffer.from(await readFile(out));
   return { path: out, bytes, fileName: `${name}-${version}.pkg`, sha256: sha256(bytes), manifest };
 }
 
@@ -152,7 +152,7 @@ export interface RawMember {
 export async function buildRawFreeBsdPackage(
   members: readonly RawMember[],
   compression: FreeBsdCompression = 'zst',
-): Promise<Buffer> {
+): Promise<Buffer<ArrayBuffer>> {
   const tar = pack();
   for (const m of members) {
     const header = { name: m.name, mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'wheel' };
@@ -164,7 +164,7 @@ export async function buildRawFreeBsdPackage(
   for await (const chunk of tar) chunks.push(Buffer.from(chunk as Uint8Array));
   const plain = Buffer.concat(chunks);
   const compressor = COMPRESSORS[compression];
-  if (!compressor) return plain;
+  if (!compressor) return Buffer.from(plain);
   requireTool(compressor[0], compressor[2]);
-  return (await run(compressor[0], compressor[1], { input: plain })).stdout;
+  return Buffer.from((await run(compressor[0], compressor[1], { input: plain })).stdout);
 }
