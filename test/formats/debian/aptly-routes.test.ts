@@ -472,6 +472,26 @@ for (const engine of ENGINES) {
         assert.equal(sync.status, 200);
       });
 
+      it('takes the calls of aptly’s publish documentation as they are written', async () => {
+        // POST /api/publish/:. with SourceKind, Sources, Architectures, Distribution; then the
+        // switch by PUT with Snapshots and the Signing options of the docs (passphrases ignored).
+        assert.equal((await call(s, 'POST', '/snapshots', { Name: 'snap2', SourceSnapshots: ['snap1'] })).status, 201);
+        const created = await call(s, 'POST', '/publish/:.', {
+          SourceKind: 'snapshot',
+          Sources: [{ Name: 'snap1' }],
+          Architectures: ['i386', 'amd64'],
+          Distribution: 'wheezy',
+          Signing: { Batch: true, Passphrase: 'verysecure', Keyring: 'trustedkeys.gpg' },
+        });
+        assert.equal(created.status, 201, JSON.stringify(created.json));
+        assert.deepEqual((created.json as { Architectures: string[] }).Architectures, ['amd64', 'i386']);
+        const switched = await call(s, 'PUT', '/publish/:./wheezy', { Snapshots: [{ Component: 'main', Name: 'snap2' }], Signing: { Batch: true } });
+        assert.deepEqual([switched.status, (switched.json as { Sources: unknown }).Sources], [200, [{ Component: 'main', Name: 'snap2' }]]);
+        assert.equal((await s.fetch(`${B}/dists/wheezy/InRelease`)).status, 200);
+        await assertRebuilds(s, '.', 'wheezy');
+        assert.deepEqual((await call(s, 'DELETE', '/publish/:./wheezy')).json, {});
+      });
+
       it('drops a publish: 404 unknown, files gone, pool kept with SkipCleanup', async () => {
         const missing = await call(s, 'DELETE', '/publish/ppa_my__stable/nope');
         assert.deepEqual([missing.status, errorOf(missing)], [404, 'unable to drop: published repo with storage:prefix/distribution ppa/my_stable/nope not found']);
