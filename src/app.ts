@@ -17,6 +17,8 @@ import type { AptlyService } from './formats/debian/aptly/service.js';
 import { aptlyRoutes } from './formats/debian/aptly/routes.js';
 import type { AltService } from './formats/alt/service.js';
 import { altRoutes } from './formats/alt/routes.js';
+import type { FreeBsdService } from './formats/freebsd/service.js';
+import { freebsdRoutes } from './formats/freebsd/routes.js';
 import type { PacmanService } from './formats/pacman/service.js';
 import { pacmanRoutes } from './formats/pacman/routes.js';
 import { vieterRoutes } from './formats/pacman/vieter-routes.js';
@@ -32,6 +34,7 @@ export interface AppDeps {
   readonly pacman: PacmanService;
   readonly debian: DebianService;
   readonly aptly: AptlyService;
+  readonly freebsd: FreeBsdService;
   readonly alt: AltService;
   /** True once SIGTERM arrived: /readyz answers 503 so endpoints drain. */
   readonly draining: () => boolean;
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Koa {
     vieterRoutes(deps.pacman, deps.access),
     aptlyRoutes(deps.aptly, deps.access),
     debianRoutes(deps.debian, deps.access),
+    freebsdRoutes(deps.freebsd, deps.access),
     altRoutes(deps.alt, deps.access, deps.config),
   ]) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));

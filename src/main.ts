@@ -17,10 +17,12 @@ import { createSweeper, type Sweeper } from './indexes/sweep.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { AltService } from './formats/alt/service.js';
+import { FreeBsdService } from './formats/freebsd/service.js';
 import { DebianService } from './formats/debian/service.js';
 import { AptlyService } from './formats/debian/aptly/service.js';
 import { PacmanService } from './formats/pacman/service.js';
 import { OwnerKeys } from './signing/owner-keys.js';
+import { OwnerRsaKeys } from './signing/rsa.js';
 
 /** A running Stowage: what tests and `main` hold on to. */
 export interface Stowage {
@@ -105,6 +107,15 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     now,
   });
 
+  const freebsd = new FreeBsdService({
+    db,
+    blobs,
+    rsaKeys: new OwnerRsaKeys(db, await keySecret(config), now),
+    metrics,
+    maxUploadBytes: config.maxUploadBytes,
+    now,
+  });
+
   const debian = new DebianService({
     db,
     blobs,
@@ -128,6 +139,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     pacman,
     debian,
     aptly,
+    freebsd,
     alt,
     draining: () => draining,
   });
