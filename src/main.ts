@@ -126,6 +126,11 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
     now,
   });
   const aptly = new AptlyService({ debian });
+  // Unreferenced Debian packages and old by-hash history go after an hour (debian.md §2).
+  const debianSweep = setInterval(() => {
+    debian.sweep().catch((err: unknown) => log.error({ err }, 'debian sweep failed'));
+  }, 10 * 60_000);
+  debianSweep.unref();
 
   let draining = false;
   const app = createApp({
@@ -174,6 +179,7 @@ export async function startStowage(config: Config, options: BuildOptions = {}): 
       await closed;
       clearTimeout(grace);
       sweeper.stop();
+      clearInterval(debianSweep);
       await authorizer.stop();
       await db.destroy();
     },

@@ -638,3 +638,25 @@ export async function listPrefixPoolPaths(db: Knex, ownerId: number, prefix: str
     .distinct('m.pool_path')) as { pool_path: string }[];
   return new Set(rows.map((r) => r.pool_path));
 }
+
+// ---------------------------------------------------------------- sweeping (§2)
+
+/**
+ * Deletes packages older than `cutoffMs` that nothing references (a registry entry, a repo, a
+ * snapshot, a publish, a pool row); their blobs are then the core sweeper's. One statement per
+ * batch, so a writer that references a row concurrently either wins or sees it gone.
+ */
+export async function removeUnreferencedPackages(db: Knex, cutoffMs: number): Promise<number> {
+  const referenced = (table: string) =>
+    db(table).select(db.raw('1')).whereRaw('??.package_id = deb_packages.id', [table]);
+  let q = db('deb_packages').where('created_at_ms', '<', cutoffMs);
+  for (const table of ['deb_registry_entries', 'deb_repo_packages', 'deb_snapshot_packages', 'deb_publish_members', 'deb_pool']) {
+    q = q.whereNotExists(referenced(table));
+  }
+  return Number(await q.delete());
+}
+
+/** Drops by-hash history older than `beforeMs` in every tree (builds purge their own too). */
+export async function purgeAllSupersededTreeFiles(db: Knex, beforeMs: number): Promise<number> {
+  return Number(await db('deb_tree_files').where('superseded_at_ms', '<', beforeMs).delete());
+}

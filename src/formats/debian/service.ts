@@ -24,8 +24,10 @@ import {
   loadContents,
   loadStanzas,
   markIndexesBuilt,
+  purgeAllSupersededTreeFiles,
   purgeSupersededTreeFiles,
   removeRegistryEntry,
+  removeUnreferencedPackages,
   saveRegistryEntry,
   saveTree,
   saveTreeFile,
@@ -526,6 +528,18 @@ export class DebianService {
     const key = tree.signed ? (await this.ownerKey(owner)).signingKey : undefined;
     const files = await this.renderTree(this.db, tree, shape, [], 'all', tree.builtAtMs, key);
     return { stored, rebuilt: new Map(files.map((f) => [f.path, f.bytes!])) };
+  }
+
+  // ---------------------------------------------------------------- sweeping (§2)
+
+  /**
+   * Drops packages nothing has referenced for an hour and by-hash history older than an hour;
+   * never inside a request. The blobs then fall to the core sweeper.
+   */
+  async sweep(nowMs = this.now()): Promise<{ packages: number; files: number }> {
+    const packages = await removeUnreferencedPackages(this.db, nowMs - HISTORY_MS);
+    const files = await purgeAllSupersededTreeFiles(this.db, nowMs - HISTORY_MS);
+    return { packages, files };
   }
 
   // ---------------------------------------------------------------- serving (§1, §4.7, §4.9)

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { arArchive, buildDeb, compressTar, tarOf, type DebFixture, type DebFixtureOptions } from '../../helpers/deb-fixtures.js';
-import { assertRebuilds, buildCount } from '../../helpers/deb-trees.js';
+import { assertRebuilds, buildCount, debianServiceOf } from '../../helpers/deb-trees.js';
 import { spawnStowage } from '../../helpers/processes.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
 import { makeTempDir, run } from '../../helpers/tools.js';
@@ -359,6 +359,22 @@ for (const engine of ENGINES) {
       for (const f of fixtures) assert.match(listed, new RegExp(`^Package: ${f.name}$`, 'm'));
       const builds = await buildCount(s, '.', 'parallel');
       assert.ok(builds < fixtures.length, `${builds} builds for ${fixtures.length} uploads`);
+      await assertRebuilds(s, '.', 'parallel');
+    });
+
+    it('sweeps packages nothing references after an hour, and old by-hash history', async () => {
+      // mocha runs this suite's own tests before its nested ones: `parallel` is what exists.
+      const gone = await deb({ name: 'swept', version: '1' });
+      assert.equal((await upload(s, 'sweep', 'main', gone.bytes)).status, 201);
+      const current = await body(await s.fetch(`${B}/dists/parallel/Release`));
+      assert.equal((await s.fetch(`${B}/pool/sweep/main/swept/1/amd64`, { method: 'DELETE', headers: ADMIN })).status, 204);
+      const service = debianServiceOf(s);
+      assert.deepEqual(await service.sweep(Date.now()), { packages: 0, files: 0 }); // not an hour yet
+      const result = await service.sweep(Date.now() + 2 * 3600_000);
+      assert.ok(result.packages >= 1 && result.files >= 1, JSON.stringify(result));
+      assert.equal(await s.db('deb_packages').where({ name: 'swept' }).first(), undefined);
+      assert.ok(await s.db('deb_packages').where({ name: 'par0' }).first(), 'referenced packages stay');
+      assert.equal((await s.fetch(`${B}/dists/parallel/by-hash/SHA256/${sha('sha256', current)}`)).status, 200, 'the current Release stays');
       await assertRebuilds(s, '.', 'parallel');
     });
 
