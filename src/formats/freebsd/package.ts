@@ -2,9 +2,10 @@ import { PassThrough, Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
-import type { ExtractEvents, Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import { decompressor } from '../../codecs/decompress.js';
 import { SNIFF_BYTES, sniffCompression } from '../../codecs/sniff.js';
+import { chunkBuffer, drainTarEntry, readTarEntry, whenWritable, type TarEntry } from '../../codecs/tar-entry.js';
 import type { Compression } from '../../codecs/sniff.js';
 import { badRequest, isHttpError } from '../../errors.js';
 import type { HttpError } from '../../errors.js';
@@ -51,7 +52,7 @@ export async function readPackage(body: Readable, options: ReadPackageOptions = 
   let bytes = 0;
   try {
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-      const buffer = toBuffer(chunk);
+      const buffer = chunkBuffer(chunk);
       bytes += buffer.length;
       if (failure || walker.finished) continue; // drain: the caller's other branches need the bytes
       try {
@@ -74,25 +75,7 @@ export async function readPackage(body: Readable, options: ReadPackageOptions = 
   }
 }
 
-const toBuffer = (chunk: unknown): Buffer =>
-  Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-
 const asBadRequest = (err: unknown): HttpError => (isHttpError(err) && err.status === 400 ? err : badRequest(CORRUPT));
-
-/** Resolves once `stream` can take more, or has closed (its pipeline then tells why). */
-const writable = (stream: PassThrough): Promise<void> =>
-  new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-
-/** One tar entry's body: a streamx Readable. */
-type EntryStream = ExtractEvents['entry'][1];
 
 class ManifestWalker {
   readonly #maxWalkBytes: number;
@@ -195,7 +178,7 @@ class ManifestWalker {
     if (this.#finished) return;
     if (input && !input.destroyed) {
       if (input.write(chunk)) return;
-      await writable(input);
+      await whenWritable(input);
       if (!input.destroyed || this.#finished) return;
     }
     // The archive failed and took the input down: its pipeline settles with the reason.
@@ -218,7 +201,7 @@ class ManifestWalker {
   }
 
   /** Handles one member; false once the walk is over (freebsd.md §3.2). */
-  async #onEntry(header: Header, entry: EntryStream): Promise<boolean> {
+  async #onEntry(header: Header, entry: TarEntry): Promise<boolean> {
     const name = header.name;
     // pkg looks at members only while their names start with `+`; `./+MANIFEST` ends the walk.
     if (!name.startsWith('+')) return false;
@@ -231,34 +214,18 @@ class ManifestWalker {
       this.#full = await readText(entry, header.size ?? 0, name);
       return true;
     }
-    await drain(entry);
+    await drainTarEntry(entry);
     return true;
   }
 }
 
 /** A manifest member as UTF-8 text, within its cap. */
-async function readText(entry: EntryStream, declaredBytes: number, member: ManifestMember): Promise<string> {
+async function readText(entry: TarEntry, declaredBytes: number, member: ManifestMember): Promise<string> {
   if (declaredBytes > CAPS[member]) throw badRequest(`invalid package: ${member}: larger than ${CAP_TEXT[member]}`);
-  const parts: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    entry.on('data', (part: unknown) => parts.push(toBuffer(part)));
-    entry.on('end', resolve);
-    entry.on('error', reject);
-    entry.on('close', () => reject(badRequest(CORRUPT))); // after `end` this changes nothing
-  });
+  const bytes = await readTarEntry(entry, () => badRequest(CORRUPT));
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw badRequest('invalid package: manifest is not JSON');
   }
-}
-
-/** Reads an entry's body to its end without keeping it. */
-function drain(entry: EntryStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    entry.on('end', resolve);
-    entry.on('error', reject);
-    entry.on('close', resolve); // destroyed with the archive: the pipeline reports why
-    entry.resume();
-  });
 }

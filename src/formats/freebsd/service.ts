@@ -176,9 +176,10 @@ export class FreeBsdService {
           // freebsd.md §2.4, §8: decided under the lock, since no unique key expresses overlap.
           const sameName = await listFreeBsdPackagesNamed(lock.trx, lock.repositoryId, m.name);
           const lowerVersion = m.version.toLowerCase();
-          if (sameName.some((p) => p.version.toLowerCase() === lowerVersion && abisOverlap(abiFromKey(p.abiKey), m.abiKey))) {
-            throw conflict('package already exists');
-          }
+          const clash = sameName.some(
+            (p) => p.version.toLowerCase() === lowerVersion && abisOverlap(abiFromKey(p.abiKey), m.abiKey),
+          );
+          if (clash) throw conflict('package already exists');
           await saveBlob(lock.trx, staged, nowMs);
           const promoted = await this.blobs.promote(staged);
           lock.onRollback(promoted.undo);
@@ -253,29 +254,43 @@ export class FreeBsdService {
    * new archives for the catalogue classes the change touched (and for new classes), none for
    * classes that no longer exist. Runs in the lock's transaction: readers switch atomically.
    */
-  private async rebuild(lock: RepositoryLock, changed: readonly PackageAbi[], key: RsaOwnerKey, nowMs: number): Promise<void> {
+  private async rebuild(
+    lock: RepositoryLock,
+    changed: readonly PackageAbi[],
+    key: RsaOwnerKey,
+    nowMs: number,
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     const { trx, repositoryId } = lock;
-    const meta = await findIndexFile(trx, repositoryId, META_PATH);
-    const lastModifiedMs = nextLastModifiedMs(meta?.lastModifiedMs, nowMs);
+    const previous = await findIndexFile(trx, repositoryId, META_PATH);
+    const lastModifiedMs = nextLastModifiedMs(previous?.lastModifiedMs, nowMs);
 
     const classes = catalogueClasses(new Set(await listFreeBsdAbis(trx, repositoryId)));
+    const dataSuffix = ARCHIVE('', 'data'); // `/data.pkg`: one per class
     const existing = new Set(
-      (await listIndexFiles(trx, repositoryId)).filter((f) => f.path.endsWith('/data.pkg')).map((f) => f.path.slice(0, -'/data.pkg'.length)),
+      (await listIndexFiles(trx, repositoryId))
+        .filter((f) => f.path.endsWith(dataSuffix))
+        .map((f) => f.path.slice(0, -dataSuffix.length)),
     );
     const build = new Set(classes.filter((c) => !existing.has(c)));
     for (const abi of changed) for (const c of classesTouchedBy(abi, classes)) build.add(c);
     const gone = [...existing].filter((c) => !classes.includes(c));
-    if (gone.length) await removeIndexFiles(trx, repositoryId, gone.flatMap((c) => KINDS.map((k) => ARCHIVE(c, k))));
+    if (gone.length) {
+      await removeIndexFiles(trx, repositoryId, gone.flatMap((c) => KINDS.map((k) => ARCHIVE(c, k))));
+    }
 
     for (const classKey of [...build].sort(byteOrder)) {
       await this.buildClass(lock, classKey, key, lastModifiedMs, nowMs);
     }
-    await publishIndexFile(lock, this.blobs, { path: META_PATH, content: bytesOf(META_CONF), lastModifiedMs, nowMs });
-    // freebsd.md §7.1: every catalogue file of every view carries the catalogue time.
+    const meta = { path: META_PATH, content: bytesOf(META_CONF), lastModifiedMs, nowMs };
+    await publishIndexFile(lock, this.blobs, meta);
+    // freebsd.md §7.1: every catalogue file of every view carries the catalogue time. Untouched
+    // classes keep their bytes (members dated when they were built): pkg ignores member times,
+    // and rebuilding every view on every change would cost views × entries.
     await touchIndexFiles(trx, repositoryId, lastModifiedMs);
     this.metrics.indexUpdates.inc({ type: TYPE });
-    this.metrics.indexUpdateDuration.observe({ type: TYPE }, Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.indexUpdateDuration.observe({ type: TYPE }, seconds);
   }
 
   /** Both archives of one catalogue class, streamed from the stored entries (freebsd.md §5.9). */
@@ -299,14 +314,16 @@ export class FreeBsdService {
         publicKeyPem: key.publicKeyPem,
         mtimeS: Math.floor(lastModifiedMs / 1000),
       });
-      await publishIndexFile(lock, this.blobs, { path: ARCHIVE(classKey, kind), content: archive, lastModifiedMs, nowMs });
+      const path = ARCHIVE(classKey, kind);
+      await publishIndexFile(lock, this.blobs, { path, content: archive, lastModifiedMs, nowMs });
     }
   }
 
   // ---------------------------------------------------------------- reads
 
   private async repositoryId(owner: OwnerRef, repo: string): Promise<number> {
-    const id = REPOSITORY_NAME.test(repo) ? await findRepositoryId(this.db, this.repositoryKeyOf(owner, repo)) : undefined;
+    if (!REPOSITORY_NAME.test(repo)) throw notFound('');
+    const id = await findRepositoryId(this.db, this.repositoryKeyOf(owner, repo));
     if (id === undefined) throw notFound('');
     return id;
   }
@@ -359,13 +376,7 @@ export class FreeBsdService {
     const rows = await listIndexFilesAt(this.db, repositoryId, candidates);
     const found = candidates.map((path) => rows.find((r) => r.path === path)).find((r) => r !== undefined);
     if (!found) throw notFound('');
-    return {
-      size: found.size,
-      sha256: found.sha256,
-      lastModifiedMs: found.lastModifiedMs,
-      open: (range) => this.blobs.open(found.sha256, range),
-      contentType: BINARY,
-    };
+    return this.blobFile(found, found.lastModifiedMs);
   }
 
   /** `GET B/{repo}/{ABI}/All/{filename}` (freebsd.md §7.3): the package whose abi matches the view. */
@@ -379,11 +390,15 @@ export class FreeBsdService {
       classCandidatesOfView(view).map((k) => freeBsdFileKey(k, filename)),
     );
     if (!row) throw notFound('');
+    return this.blobFile(row, row.createdAtMs);
+  }
+
+  private blobFile(blob: { sha256: string; size: number }, lastModifiedMs: number): ServedFile {
     return {
-      size: row.size,
-      sha256: row.sha256,
-      lastModifiedMs: row.createdAtMs,
-      open: (range) => this.blobs.open(row.sha256, range),
+      size: blob.size,
+      sha256: blob.sha256,
+      lastModifiedMs,
+      open: (range) => this.blobs.open(blob.sha256, range),
       contentType: BINARY,
     };
   }
