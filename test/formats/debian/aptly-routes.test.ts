@@ -472,6 +472,21 @@ for (const engine of ENGINES) {
         assert.equal(sync.status, 200);
       });
 
+      it('puts a MultiDist publish’s pool under its distribution, and moves it back on a toggle', async () => {
+        const res = await call(s, 'POST', '/publish/md', { SourceKind: 'local', Sources: [{ Name: 'main-repo' }], Distribution: 'one', MultiDist: true, Signing: { Skip: true } });
+        assert.equal(res.status, 201, JSON.stringify(res.json));
+        assert.equal((await s.fetch(`${B}/md/pool/one/main/h/hello-world/hello.deb`)).status, 200);
+        assert.match(await (await s.fetch(`${B}/md/dists/one/main/binary-amd64/Packages`)).text(), /^Filename: pool\/one\/main\/h\/hello-world\/hello\.deb$/m);
+        const toggled = await call(s, 'PUT', '/publish/md/one', { MultiDist: false, Signing: { Skip: true } });
+        assert.equal((toggled.json as { MultiDist: boolean }).MultiDist, false);
+        assert.equal((await s.fetch(`${B}/md/pool/main/h/hello-world/hello.deb`)).status, 200);
+        assert.equal((await s.fetch(`${B}/md/pool/one/main/h/hello-world/hello.deb`)).status, 404); // cleaned up
+        assert.match(await (await s.fetch(`${B}/md/dists/one/main/binary-amd64/Packages`)).text(), /^Filename: pool\/main\/h\/hello-world\/hello\.deb$/m);
+        await assertRebuilds(s, 'md', 'one');
+        assert.equal((await call(s, 'DELETE', '/publish/md/one')).status, 200);
+        assert.equal((await s.fetch(`${B}/md/pool/main/h/hello-world/hello.deb`)).status, 404);
+      });
+
       it('takes the calls of aptly’s publish documentation as they are written', async () => {
         // POST /api/publish/:. with SourceKind, Sources, Architectures, Distribution; then the
         // switch by PUT with Snapshots and the Signing options of the docs (passphrases ignored).

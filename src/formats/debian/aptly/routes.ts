@@ -159,7 +159,9 @@ export function aptlyRoutes(aptly: AptlyService, access: Access): Router {
 
   // ---------------------------------------------------------------- misc (§7.8)
   router.get('/version', read, (ctx) => sendJson(ctx, 200, { Version: aptly.apiVersion }));
-  router.get('/ready', read, (ctx) => sendJson(ctx, 200, { Status: 'Aptly is ready' }));
+  router.get('/ready', read, async (ctx) =>
+    (await aptly.ready()) ? sendJson(ctx, 200, { Status: 'Aptly is ready' }) : sendJson(ctx, 503, { Status: 'Aptly is unavailable' }),
+  );
   router.get('/healthy', read, (ctx) => sendJson(ctx, 200, { Status: 'Aptly is healthy' }));
 
   // ---------------------------------------------------------------- files (§7.3)

@@ -252,6 +252,16 @@ export class AptlyService {
     return withDebianLocks(this.db, [aptlyLockKey(owner.id), ...trees], work, this.now());
   }
 
+  /** `GET /api/ready`: the database answers (§7.8). */
+  async ready(): Promise<boolean> {
+    try {
+      await this.db.raw('select 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   // ---------------------------------------------------------------- tasks (§7.2)
 
   /**
