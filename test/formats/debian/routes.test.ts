@@ -362,6 +362,35 @@ for (const engine of ENGINES) {
       await assertRebuilds(s, '.', 'parallel');
     });
 
+    it('never shows a reader half a build: every Release’s Packages resolve while uploads land', async () => {
+      const fixtures = await Promise.all(Array.from({ length: 6 }, (_, i) => deb({ name: `reader${i}`, version: '1.0' })));
+      let writing = true;
+      const checked: number[] = [];
+      const reader = (async () => {
+        while (writing) {
+          const release = await s.fetch(`${B}/dists/readers/Release`);
+          if (release.status !== 200) continue;
+          const text = await release.text();
+          const m = / ([0-9a-f]{64}) +(\d+) main\/binary-amd64\/Packages\.xz$/m.exec(text);
+          assert.ok(m, 'the Release lists Packages.xz');
+          const packages = await s.fetch(`${B}/dists/readers/main/binary-amd64/by-hash/SHA256/${m[1]}`);
+          assert.equal(packages.status, 200);
+          const bytes = await body(packages);
+          assert.deepEqual([bytes.length, sha('sha256', bytes)], [Number(m[2]), m[1]]);
+          checked.push(bytes.length);
+        }
+      })();
+      try {
+        const statuses = await Promise.all(fixtures.map(async (f) => (await upload(s, 'readers', 'main', f.bytes)).status));
+        assert.deepEqual(statuses, fixtures.map(() => 201));
+      } finally {
+        writing = false;
+        await reader;
+      }
+      assert.ok(checked.length > 0);
+      await assertRebuilds(s, '.', 'readers');
+    });
+
     it('sweeps packages nothing references after an hour, and old by-hash history', async () => {
       // mocha runs this suite's own tests before its nested ones: `parallel` is what exists.
       const gone = await deb({ name: 'swept', version: '1' });
