@@ -9,7 +9,7 @@ import { STOWAGE_PATH_PATTERN, STOWAGE_TYPES } from '../../src/http/passthrough.
 import { startFakeForge, type FakeForge } from '../helpers/fake-forge.js';
 import { createPacmanSandbox } from '../helpers/pacman-client.js';
 import { buildPacmanPackage } from '../helpers/pacman-fixtures.js';
-import { spawnStowage, type StowageProcess } from '../helpers/processes.js';
+import { spawnStowage, waitForOutput, type StowageProcess } from '../helpers/processes.js';
 import { memoryOf, processTree, PROXIES, rawRequest, startProxy, type ProxyKind, type RunningProxy } from '../helpers/proxies.js';
 import { makeTempDir, requireTool, run } from '../helpers/tools.js';
 import { TEST_ROOT } from '../setup.js';
@@ -182,8 +182,7 @@ describe('proxy/ configs in the real proxies (deploy.md §2-§5)', function () {
       it('hands Stowage the Host as received and the X-Forwarded-Proto/-Host it logs', async () => {
         const path = `/api/packages/alice/arch/logged-${kind}/x86_64/logged-${kind}.db`;
         assert.equal(await land(path), 'stowage');
-        const line = stowage.output
-          .filter((l) => l.includes(`"path":"${path}"`))
+        const line = (await waitForOutput(stowage, (l) => l.includes(`"path":"${path}"`)))
           .map((l) => JSON.parse(l) as { host?: string; forwardedProto?: string; forwardedHost?: string })
           .at(-1);
         const host = `127.0.0.1:${proxy.port}`;

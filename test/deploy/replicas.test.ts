@@ -71,6 +71,11 @@ describe('two replicas on one MariaDB and one data dir, behind proxy/nginx.conf 
       fixtures.map(() => 201),
       answers.map((a) => a.body.toString()).join('|'),
     );
+    // Log lines arrive through pipes after the responses: wait until both replicas wrote theirs.
+    const deadline = Date.now() + 10_000;
+    while (replicas.map(putsIn).reduce((a, b) => a + b, 0) < UPLOADS && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const split = replicas.map(putsIn);
     assert.equal(split[0]! + split[1]!, UPLOADS);
     assert.ok(split.every((n) => n > 0), `uploads per replica: ${split.join(', ')}`);

@@ -46,3 +46,21 @@ export async function spawnStowage(env: Record<string, string>, timeoutMs = 60_0
       }),
   };
 }
+
+/**
+ * Waits until the process has written enough matching lines: its log reaches us through a pipe,
+ * after the response does, so a test that just got an answer polls with a deadline.
+ */
+export async function waitForOutput(
+  proc: StowageProcess,
+  matches: (line: string) => boolean,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = proc.output.filter(matches);
+    if (lines.length >= count || Date.now() > deadline) return lines;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
