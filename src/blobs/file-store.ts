@@ -2,25 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { byteLimit } from '../codecs/limit.js';
 import { tooLarge } from '../errors.js';
 import { MultiHash } from './digests.js';
 import type { BlobStore, Promotion, StagedBlob, StageOptions } from './store.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
-
-/** Fails the stream with a 413 once more than `maxBytes` went through. */
-function byteLimit(maxBytes: number, message: string): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      seen += chunk.length;
-      if (seen > maxBytes) done(tooLarge(message));
-      else done(null, chunk);
-    },
-  });
-}
 
 /** Writes each chunk to every target and waits until all of them accept more (backpressure). */
 function fanOut(targets: readonly Writable[]): Writable {
@@ -101,7 +90,7 @@ export class FileBlobStore implements BlobStore {
     file.on('error', () => {}); // reported through the pipeline
     const writing = pipeline(
       body,
-      byteLimit(options.maxBytes, options.tooLargeMessage ?? 'request body too large'),
+      byteLimit(options.maxBytes, () => tooLarge(options.tooLargeMessage ?? 'request body too large')),
       hash,
       fanOut([file, ...copies]),
       { signal: abort.signal },

@@ -1,8 +1,9 @@
-import { PassThrough, Transform } from 'node:stream';
-import type { Readable, TransformCallback } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { Header } from 'tar-stream';
+import { byteLimit } from '../../codecs/limit.js';
 import { decompressor } from '../../codecs/decompress.js';
 import { SNIFF_BYTES, sniffCompression } from '../../codecs/sniff.js';
 import { chunkBuffer, drainTarEntry, readTarEntry, whenWritable, type TarEntry } from '../../codecs/tar-entry.js';
@@ -159,7 +160,7 @@ class ManifestWalker {
     });
     this.#input = input;
     this.#tar = tar;
-    this.#parsed = pipeline(input, decompressor(compression), this.#meter(), tar).catch((err: unknown) => {
+    this.#parsed = pipeline(input, decompressor(compression), byteLimit(this.#maxWalkBytes, () => badRequest('invalid package: leading + members too large')), tar).catch((err: unknown) => {
       if (!this.#finished) this.#failure ??= this.#entryFailure ?? err;
     });
     await this.#feed(head);
@@ -185,19 +186,6 @@ class ManifestWalker {
     await this.#parsed;
     if (this.#finished) return;
     throw this.#failure ?? badRequest(CORRUPT);
-  }
-
-  /** Counts decompressed bytes, failing past the limit: bounds the work a small bomb causes. */
-  #meter(): Transform {
-    let unpacked = 0;
-    const max = this.#maxWalkBytes;
-    return new Transform({
-      transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-        unpacked += chunk.length;
-        if (unpacked > max) done(badRequest('invalid package: leading + members too large'));
-        else done(null, chunk);
-      },
-    });
   }
 
   /** Handles one member; false once the walk is over (freebsd.md §3.2). */

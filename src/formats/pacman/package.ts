@@ -1,8 +1,9 @@
-import { PassThrough, Transform } from 'node:stream';
-import type { Readable, TransformCallback } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { ExtractEvents, Header } from 'tar-stream';
+import { byteLimit } from '../../codecs/limit.js';
 import { decompressor } from '../../codecs/decompress.js';
 import { SNIFF_BYTES, sniffCompression } from '../../codecs/sniff.js';
 import type { Compression } from '../../codecs/sniff.js';
@@ -192,7 +193,7 @@ class PackageReader {
       );
     });
     this.#input = input;
-    this.#parsed = pipeline(input, decompressor(compression), this.#meter(), tar).catch(
+    this.#parsed = pipeline(input, decompressor(compression), byteLimit(this.#maxUnpackedBytes, () => badRequest('package is too large when unpacked')), tar).catch(
       (err: unknown) => {
         this.#failure ??= this.#entryFailure ?? err;
       },
@@ -210,19 +211,6 @@ class PackageReader {
     // The archive failed and took the input down: its pipeline settles with the reason.
     await this.#parsed;
     throw this.#failure ?? badRequest(CORRUPT);
-  }
-
-  /** Counts decompressed bytes, failing past the limit. */
-  #meter(): Transform {
-    let unpacked = 0;
-    const max = this.#maxUnpackedBytes;
-    return new Transform({
-      transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-        unpacked += chunk.length;
-        if (unpacked > max) done(badRequest('package is too large when unpacked'));
-        else done(null, chunk);
-      },
-    });
   }
 
   async #onEntry(header: Header, entry: EntryStream): Promise<void> {

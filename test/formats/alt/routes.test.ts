@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { compressBytes } from '../../../src/codecs/compress.js';
@@ -13,6 +12,7 @@ import { spawnStowage } from '../../helpers/processes.js';
 import { FIXTURES, buildRpm, buildRpmSet, rpmQuery, type RpmFixture } from '../../helpers/rpm-fixtures.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
 import { ENGINES } from '../../setup.js';
+import { chunkedPut } from '../../helpers/http.js';
 
 const MAX_UPLOAD = 300_000;
 const CHALLENGE = 'Basic realm="Gitea Package API"';
@@ -90,18 +90,6 @@ async function rows(s: TestStowage, group: string) {
   }[];
 }
 
-/** A chunked request (no Content-Length), which fetch cannot send from a Buffer. */
-function chunkedPut(url: string, data: Buffer, headers: Record<string, string>) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: { ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 const flip = (bytes: Buffer<ArrayBuffer>, at: number) => {
   const out = Buffer.from(bytes);

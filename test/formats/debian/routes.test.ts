@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { arArchive, buildDeb, compressTar, tarOf, type DebFixture, type DebFixtureOptions } from '../../helpers/deb-fixtures.js';
 import { assertRebuilds, buildCount, debianServiceOf } from '../../helpers/deb-trees.js';
@@ -8,6 +7,7 @@ import { spawnStowage } from '../../helpers/processes.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
 import { makeTempDir, run } from '../../helpers/tools.js';
 import { ENGINES } from '../../setup.js';
+import { chunkedPut } from '../../helpers/http.js';
 
 const MAX_UPLOAD = 400_000;
 const CHALLENGE = 'Basic realm="Gitea Package API"';
@@ -22,19 +22,6 @@ async function upload(s: TestStowage, d: string, c: string, bytes: Buffer | Form
   return s.fetch(`${B}/pool/${d}/${c}/upload`, { method: 'PUT', body: bytes instanceof FormData ? bytes : new Uint8Array(bytes), headers });
 }
 
-/** A raw request with no Content-Length (chunked), which fetch cannot send from a Buffer. */
-function chunkedPut(url: string, data: Buffer, headers: Record<string, string>) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: { ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.write(data.subarray(0, 10));
-    req.end(data.subarray(10));
-  });
-}
 
 /** `Field: value` of a Release. */
 const field = (release: string, name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(release)?.[1];

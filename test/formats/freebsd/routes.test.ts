@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { META_CONF } from '../../../src/formats/freebsd/catalogue.js';
 import { checkLikePkg, pkgUpdate, type PkgClient, type SignatureMode } from '../../helpers/freebsd-client.js';
@@ -16,6 +15,7 @@ import { spawnStowage } from '../../helpers/processes.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
 import { makeTempDir, requireTool, run } from '../../helpers/tools.js';
 import { ENGINES } from '../../setup.js';
+import { chunkedPut } from '../../helpers/http.js';
 
 const B = '/api/packages/alice/freebsd';
 const MAX_UPLOAD = 400_000;
@@ -29,19 +29,6 @@ const pkg = (manifest: Record<string, unknown> = {}, o: FreeBsdFixtureOptions = 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 const body = async (res: Response) => Buffer.from(await res.arrayBuffer());
 
-/** A raw request without Content-Length (chunked), which fetch cannot send from a Buffer. */
-function chunkedPut(url: string, data: Buffer, headers: Record<string, string>) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: { ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.write(data.subarray(0, 10));
-    req.end(data.subarray(10));
-  });
-}
 
 before(async () => {
   work = await makeTempDir('freebsd-routes');

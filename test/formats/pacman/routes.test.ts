@@ -12,6 +12,7 @@ import { spawnStowage } from '../../helpers/processes.js';
 import { ADMIN, startStowage, type TestStowage } from '../../helpers/stowage.js';
 import { makeTempDir, run } from '../../helpers/tools.js';
 import { ENGINES } from '../../setup.js';
+import { chunkedRequest } from '../../helpers/http.js';
 
 const MAX_UPLOAD = 300_000;
 const BAD_KEY = { Authorization: `token ${'0'.repeat(40)}` };
@@ -54,19 +55,6 @@ async function body(res: Response): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-/** A raw request with no Content-Length (chunked), which fetch cannot send from a Buffer. */
-function chunkedRequest(url: string, method: string, data: Buffer, headers: Record<string, string>) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, { method, headers: { ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.write(data.subarray(0, 10));
-    req.end(data.subarray(10));
-  });
-}
 
 before(async () => {
   work = await makeTempDir('pacman-routes');
