@@ -1,9 +1,15 @@
 // `npm run bench`: speed and memory as ratios against a peer measured in the same run.
 // Not a test: it prints numbers and never fails on them.
+import { benchDebian } from './debian.js';
+import { benchDownload } from './download.js';
 import { benchPacman } from './pacman.js';
 
 const packages = Number(process.env.BENCH_PACKAGES ?? 150);
-const rows = [await benchPacman(packages)];
+const rows = [
+  await benchPacman(packages),
+  await benchDebian(packages),
+  await benchDownload(Number(process.env.BENCH_DOWNLOAD_ROUNDS ?? 20)),
+];
 for (const r of rows) {
   process.stdout.write(
     [

@@ -123,7 +123,8 @@ export class FileBlobStore implements BlobStore {
   }
 
   open(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+    // Large reads: fewer event-loop turns per megabyte served.
+    return createReadStream(this.pathOf(sha256), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   exists(sha256: string): Promise<boolean> {

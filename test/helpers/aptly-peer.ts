@@ -10,6 +10,7 @@ export interface AptlyPeer {
   readonly rootDir: string;
   /** `1.5.0` on Debian 12; branch on it where the API differs. */
   readonly version: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -56,6 +57,7 @@ export async function startAptlyPeer(timeoutMs = 30_000): Promise<AptlyPeer> {
     url,
     rootDir,
     version: /^(\d+\.\d+\.\d+)/.exec(version)?.[1] ?? version,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
