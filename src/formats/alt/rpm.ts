@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { feedBody } from '../../codecs/chunk-sink.js';
 import { badRequest, isHttpError, type HttpError } from '../../errors.js';
 import {
   DEFAULT_MAX_STORE_BYTES,
@@ -260,22 +261,14 @@ export interface ReadRpmOptions {
  */
 export async function readRpm(body: Readable, options: ReadRpmOptions = {}): Promise<RpmPackage> {
   const reader = new RpmReader(options.maxHeaderStoreBytes ?? DEFAULT_MAX_STORE_BYTES);
-  let failure: HttpError | undefined;
-  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-    if (failure) continue; // drain: the caller's other branches still need the bytes
-    try {
-      reader.write(toBuffer(chunk));
-    } catch (err) {
-      failure = asBadRequest(err);
-    }
-  }
-  if (failure) throw failure;
-  return reader.end(options.allowSource ?? false);
+  return feedBody(
+    body,
+    { write: (chunk) => reader.write(chunk), end: () => reader.end(options.allowSource ?? false) },
+    asBadRequest,
+  );
 }
 
-const toBuffer = (chunk: unknown): Buffer =>
-  Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-
+// Anything but a 400 is thrown at once: no drain, no remapping.
 function asBadRequest(err: unknown): HttpError {
   if (isHttpError(err) && err.status === 400) return err;
   throw err;

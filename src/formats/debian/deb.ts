@@ -1,8 +1,10 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type ExtractEvents, type Header } from 'tar-stream';
+import { feedBody, type ChunkSink } from '../../codecs/chunk-sink.js';
 import { decompressor } from '../../codecs/decompress.js';
 import type { Compression } from '../../codecs/sniff.js';
+import { chunkBuffer } from '../../codecs/tar-entry.js';
 import { badRequest, isHttpError, type HttpError } from '../../errors.js';
 import { compareBytes, parseControl, validateControl, type DebControl } from './control.js';
 
@@ -204,7 +206,7 @@ export async function readControlTar(
         return;
       }
       const parts: Buffer[] = [];
-      entry.on('data', (c: unknown) => parts.push(toBuffer(c)));
+      entry.on('data', (c: unknown) => parts.push(chunkBuffer(c)));
       entry.on('end', () => {
         control = Buffer.concat(parts);
         next();
@@ -234,7 +236,7 @@ export async function readControlTar(
 type Phase = 'magic' | 'header' | 'body' | 'pad';
 
 /** The ar container as a state machine fed chunk by chunk. */
-class DebParser {
+class DebParser implements ChunkSink<DebInfo> {
   private readonly options: Required<ReadDebOptions>;
   private phase: Phase = 'magic';
   private pending: Buffer = Buffer.alloc(0);
@@ -337,9 +339,6 @@ class DebParser {
   }
 }
 
-const toBuffer = (chunk: unknown): Buffer =>
-  Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-
 const asBadRequest = (err: unknown): HttpError =>
   isHttpError(err) && err.status === 400 ? err : badRequest(BAD_CONTROL_ARCHIVE);
 
@@ -353,24 +352,5 @@ export async function readDeb(body: Readable, options: ReadDebOptions = {}): Pro
     maxControlTarBytes: options.maxControlTarBytes ?? DEFAULT_MAX_CONTROL_TAR_BYTES,
     maxControlBytes: options.maxControlBytes ?? DEFAULT_MAX_CONTROL_BYTES,
   });
-  let failure: HttpError | undefined;
-  try {
-    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-      if (failure) continue; // drain: the other readers of the tee still need the bytes
-      try {
-        await parser.write(toBuffer(chunk));
-      } catch (err) {
-        failure = asBadRequest(err);
-        parser.abort();
-      }
-    }
-    if (failure) throw failure;
-    try {
-      return await parser.end();
-    } catch (err) {
-      throw asBadRequest(err);
-    }
-  } finally {
-    parser.abort();
-  }
+  return feedBody(body, parser, asBadRequest);
 }
