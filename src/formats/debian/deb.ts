@@ -1,10 +1,11 @@
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract, type ExtractEvents, type Header } from 'tar-stream';
+import { extract, type Header } from 'tar-stream';
 import { feedBody, type ChunkSink } from '../../codecs/chunk-sink.js';
 import { decompressor } from '../../codecs/decompress.js';
+import { byteLimit } from '../../codecs/limit.js';
 import type { Compression } from '../../codecs/sniff.js';
-import { chunkBuffer } from '../../codecs/tar-entry.js';
+import { chunkBuffer, drainTarEntry, type TarEntry } from '../../codecs/tar-entry.js';
 import { badRequest, isHttpError, type HttpError } from '../../errors.js';
 import { compareBytes, parseControl, validateControl, type DebControl } from './control.js';
 
@@ -90,17 +91,6 @@ class Collect implements MemberSink {
   }
 }
 
-type EntryStream = ExtractEvents['entry'][1];
-
-/** Reads an entry's body to its end without keeping it. */
-function drainEntry(entry: EntryStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    entry.on('end', resolve);
-    entry.on('error', reject);
-    entry.on('close', resolve);
-    entry.resume();
-  });
-}
 
 /** Strips `./` (or leading slashes) from a data.tar path (A13: never blindly two characters). */
 function contentsPath(name: string): string {
@@ -121,13 +111,13 @@ class DataLister implements MemberSink {
 
   constructor(kind: Compression) {
     const tar = extract();
-    tar.on('entry', (header: Header, entry: EntryStream, next: (err?: Error | null) => void) => {
+    tar.on('entry', (header: Header, entry: TarEntry, next: (err?: Error | null) => void) => {
       entry.on('error', () => {});
       if (header.type !== 'directory') {
         const path = contentsPath(header.name);
         if (path !== '') this.paths.add(path);
       }
-      drainEntry(entry).then(
+      drainTarEntry(entry).then(
         () => next(),
         (err: unknown) => next(err instanceof Error ? err : new Error(String(err))),
       );
@@ -171,18 +161,6 @@ class DataLister implements MemberSink {
   }
 }
 
-/** Counts decompressed bytes, failing past the limit. */
-function meter(max: number, tooLarge: () => HttpError): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-      seen += chunk.length;
-      if (seen > max) done(tooLarge());
-      else done(null, chunk);
-    },
-  });
-}
-
 /** The `control` file of a `control.tar*` member, as UTF-8 text. */
 export async function readControlTar(
   member: Buffer,
@@ -195,7 +173,7 @@ export async function readControlTar(
   let control: Buffer | undefined;
   let failure: unknown;
   const tar = extract();
-  tar.on('entry', (header: Header, entry: EntryStream, next: (err?: Error | null) => void) => {
+  tar.on('entry', (header: Header, entry: TarEntry, next: (err?: Error | null) => void) => {
     entry.on('error', () => {});
     const name = header.name;
     if (control === undefined && (name === 'control' || name === './control') && header.type === 'file') {
@@ -213,14 +191,14 @@ export async function readControlTar(
       });
       return;
     }
-    drainEntry(entry).then(
+    drainTarEntry(entry).then(
       () => next(),
       (err: unknown) => next(err instanceof Error ? err : new Error(String(err))),
     );
   });
   const tooLarge = () => badRequest(CONTROL_TOO_LARGE);
   try {
-    await pipeline(Readable.from([member]), decompressor(kind), meter(options.maxControlTarBytes, tooLarge), tar);
+    await pipeline(Readable.from([member]), decompressor(kind), byteLimit(options.maxControlTarBytes, tooLarge), tar);
   } catch (err) {
     if (isHttpError(failure ?? err)) throw failure ?? err;
     if (control === undefined) throw badRequest(BAD_CONTROL_ARCHIVE);
